@@ -52,9 +52,7 @@ pub fn init_logging(format: LogFormat) {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
-    if installed.is_ok() {
-        if let Some(spec) = bad_directive {
-            tracing::warn!(rust_log = %spec, "RUST_LOG is not a valid filter; logging at info");
-        }
+    if let (Ok(()), Some(spec)) = (installed, bad_directive) {
+        tracing::warn!(rust_log = %spec, "RUST_LOG is not a valid filter; logging at info");
     }
 }

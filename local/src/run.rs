@@ -1,0 +1,118 @@
+//! Starting and stopping everything.
+
+use std::sync::Arc;
+
+use aegis_service::{CancellationToken, NatsError, OpsServer, Readiness, service_registry};
+
+use crate::LocalConfig;
+
+/// Why the all-in-one process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// The operations listener could not bind its address.
+    #[error("cannot listen for ops endpoints on {addr}: {source}")]
+    Ops {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The simulator could not start (usually: its address is taken).
+    #[error("cannot start the Discord simulator: {0}")]
+    Simulator(#[source] discord_sim::Error),
+    /// NATS is not reachable, or JetStream refused the topology.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+}
+
+/// Runs the simulator and every Aegis service until `shutdown` is cancelled.
+///
+/// Start-up order: ops listener (so `/readyz` answers "not ready" at once), simulator, NATS
+/// topology. Readiness turns green when all are up; on shutdown it turns to "draining" first,
+/// then everything stops and the ops listener goes last.
+pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(), LocalError> {
+    let readiness = Readiness::new();
+    readiness.register("discord-sim");
+    readiness.register("nats");
+    let ops_shutdown = CancellationToken::new();
+    let ops = OpsServer::bind(
+        config.ops_addr,
+        Arc::new(service_registry("local")),
+        readiness.clone(),
+        ops_shutdown.clone(),
+    )
+    .await
+    .map_err(|source| LocalError::Ops { addr: config.ops_addr, source })?;
+
+    let result = run_services(&config, &readiness, &ops, &shutdown).await;
+    readiness.drain();
+    ops_shutdown.cancel();
+    ops.stopped().await;
+    result
+}
+
+async fn run_services(
+    config: &LocalConfig,
+    readiness: &Readiness,
+    ops: &OpsServer,
+    shutdown: &CancellationToken,
+) -> Result<(), LocalError> {
+    let sim = discord_sim::start(discord_sim::Config {
+        addr: config.sim_addr,
+        guilds: config.sim_guilds,
+        members: config.sim_members,
+        seed: config.sim_seed,
+        ..discord_sim::Config::default()
+    })
+    .await
+    .map_err(LocalError::Simulator)?;
+    readiness.set("discord-sim", true);
+
+    let provisioned = config.nats.connect_and_provision("aegis-local").await;
+    let (client, _js) = match provisioned {
+        Ok(connected) => connected,
+        Err(err) => {
+            sim.shutdown().await;
+            return Err(err.into());
+        }
+    };
+    readiness.set("nats", true);
+
+    print_where_to_look(config, ops, &sim);
+    tracing::info!(sim = %sim.http_url(), ops = %ops.local_addr(), "aegis-local is ready");
+
+    shutdown.cancelled().await;
+    readiness.drain();
+    tracing::info!("stopping: draining, then simulator, then NATS");
+    sim.shutdown().await;
+    if let Err(err) = client.drain().await {
+        tracing::warn!(error = %err, "NATS connection did not drain cleanly");
+    }
+    Ok(())
+}
+
+/// The banner a newcomer reads after `scripts/up`.
+#[allow(clippy::print_stdout)]
+fn print_where_to_look(config: &LocalConfig, ops: &OpsServer, sim: &discord_sim::SimHandle) {
+    let topology = &config.nats.topology;
+    let ops = ops.local_addr();
+    println!(
+        "\n\
+         Aegis is up (all-in-one, against the Discord simulator)\n\
+         \n\
+         Discord simulator   {http}  (REST: {http}/api/v10/gateway/bot)\n\
+         Gateway             {gateway}\n\
+         Simulator control   {http}/_sim/  (see discord-sim/README.md)\n\
+         Ops endpoints       http://{ops}/metrics  /healthz  /readyz\n\
+         NATS                {nats}  streams {events}, {interactions}, {jobs}, ...\n\
+         \n\
+         Ctrl-C stops everything.\n",
+        http = sim.http_url(),
+        gateway = sim.gateway_url(),
+        nats = config.nats.url,
+        events = topology.events_stream(),
+        interactions = topology.interactions_stream(),
+        jobs = topology.jobs_stream(),
+    );
+}
