@@ -3,5 +3,9 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    aegis_service::run_service("aegis-local", aegis_local::LocalConfig::from_env, aegis_local::run)
+    aegis_service::run_service(
+        "aegis-local",
+        aegis_local::LocalConfig::from_env,
+        aegis_local::run,
+    )
 }

@@ -43,7 +43,10 @@ pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(),
         ops_shutdown.clone(),
     )
     .await
-    .map_err(|source| LocalError::Ops { addr: config.ops_addr, source })?;
+    .map_err(|source| LocalError::Ops {
+        addr: config.ops_addr,
+        source,
+    })?;
 
     let result = run_services(&config, &readiness, &ops, &shutdown).await;
     readiness.drain();
@@ -73,7 +76,7 @@ async fn run_services(
     let (client, _js) = match provisioned {
         Ok(connected) => connected,
         Err(err) => {
-            sim.shutdown().await;
+            stop_simulator(sim).await;
             return Err(err.into());
         }
     };
@@ -85,11 +88,17 @@ async fn run_services(
     shutdown.cancelled().await;
     readiness.drain();
     tracing::info!("stopping: draining, then simulator, then NATS");
-    sim.shutdown().await;
+    stop_simulator(sim).await;
     if let Err(err) = client.drain().await {
         tracing::warn!(error = %err, "NATS connection did not drain cleanly");
     }
     Ok(())
+}
+
+async fn stop_simulator(sim: discord_sim::SimHandle) {
+    if let Err(err) = sim.shutdown().await {
+        tracing::warn!(error = %err, "the simulator did not stop cleanly");
+    }
 }
 
 /// The banner a newcomer reads after `scripts/up`.

@@ -11,25 +11,53 @@ use tokio::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_aegis-local");
 
 fn unique_namespace() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
     format!("tlocal{}{}", std::process::id(), nanos % 1_000_000_000)
 }
 
 async fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("ops listener accepts");
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .expect("ops listener accepts");
     let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("request written");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request written");
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("response read");
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response read");
     response
+}
+
+/// Removes the streams a test run made (best effort: they are empty and harmless if left).
+async fn delete_streams(namespace: &str) {
+    let Ok(client) = async_nats::connect("nats://127.0.0.1:4222").await else {
+        return;
+    };
+    let js = async_nats::jetstream::new(client);
+    let namespace = aegis_protocol::Namespace::new(namespace).expect("valid namespace");
+    let topology = aegis_protocol::Topology {
+        namespace,
+        ..Default::default()
+    };
+    for stream in topology.streams() {
+        let _ = js.delete_stream(&stream.name).await;
+    }
 }
 
 #[tokio::test]
 async fn starts_reports_ready_and_stops_on_sigterm() {
+    let namespace = unique_namespace();
     let mut child = Command::new(BIN)
         .env("AEGIS_LOCAL_OPS_ADDR", "127.0.0.1:0")
         .env("AEGIS_SIM_ADDR", "127.0.0.1:0")
-        .env("AEGIS_NAMESPACE", unique_namespace())
+        .env("AEGIS_NAMESPACE", &namespace)
         .env("AEGIS_PARTITIONS", "2")
         .env("AEGIS_EVENTS_MAX_AGE", "10m")
         .env("AEGIS_DEAD_LETTERS_MAX_AGE", "10m")
@@ -45,7 +73,9 @@ async fn starts_reports_ready_and_stops_on_sigterm() {
         while let Some(line) = lines.next_line().await.expect("stdout readable") {
             if let Some(rest) = line.strip_prefix("Ops endpoints") {
                 let url = rest.split_whitespace().next().expect("an address follows");
-                let addr = url.trim_start_matches("http://").trim_end_matches("/metrics");
+                let addr = url
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/metrics");
                 return addr.to_owned();
             }
         }
@@ -59,16 +89,24 @@ async fn starts_reports_ready_and_stops_on_sigterm() {
     let ready = http_get(&ops_addr, "/readyz").await;
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     let metrics = http_get(&ops_addr, "/metrics").await;
-    assert!(metrics.contains(r#"aegis_build_info{service="local""#), "{metrics}");
+    assert!(
+        metrics.contains(r#"aegis_build_info{service="local""#),
+        "{metrics}"
+    );
 
     let pid = child.id().expect("running child has a pid").to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill runs");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
     assert!(killed.success());
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .expect("stops within 15 s of SIGTERM")
         .expect("exit status");
     assert!(status.success(), "exit status {status}");
+    delete_streams(&namespace).await;
 }
 
 #[tokio::test]
