@@ -26,3 +26,8 @@ pub const ORIGINAL_SUBJECT: &str = "Aegis-Original-Subject";
 pub const DELIVERIES: &str = "Aegis-Deliveries";
 /// On a dead letter: the last error, one line.
 pub const ERROR: &str = "Aegis-Error";
+/// On a gateway command: a NATS subject on which gateway-proxy answers, once the command was sent
+/// on the shard's WebSocket or refused, with JSON `{"sent":true}` or
+/// `{"sent":false,"error":"..."}`. (JetStream answers the publish itself, so the NATS reply
+/// subject of the message cannot carry this answer.)
+pub const REPLY_TO: &str = "Aegis-Reply-To";

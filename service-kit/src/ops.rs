@@ -105,10 +105,40 @@ pub struct OpsServer {
     task: JoinHandle<()>,
 }
 
+/// A service's own status page on the ops listener (gateway-proxy's `/shards`): a path and a
+/// function producing its JSON body on each request.
+#[derive(Clone)]
+pub struct StatusRoute {
+    path: String,
+    render: Arc<dyn Fn() -> String + Send + Sync>,
+}
+
+impl StatusRoute {
+    /// Serves `render()` as `application/json` at `path`.
+    pub fn json(
+        path: impl Into<String>,
+        render: impl Fn() -> String + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            render: Arc::new(render),
+        }
+    }
+}
+
+impl std::fmt::Debug for StatusRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusRoute")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     registry: Arc<Registry>,
     readiness: Readiness,
+    routes: Vec<StatusRoute>,
 }
 
 impl OpsServer {
@@ -124,11 +154,23 @@ impl OpsServer {
         readiness: Readiness,
         shutdown: CancellationToken,
     ) -> std::io::Result<Self> {
+        Self::bind_with_routes(addr, registry, readiness, Vec::new(), shutdown).await
+    }
+
+    /// [`bind`](Self::bind), plus the service's own status pages.
+    pub async fn bind_with_routes(
+        addr: SocketAddr,
+        registry: Arc<Registry>,
+        readiness: Readiness,
+        routes: Vec<StatusRoute>,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             registry,
             readiness,
+            routes,
         });
         let task = tokio::spawn(accept_loop(listener, shared, shutdown));
         tracing::info!(%local_addr, "ops endpoints listening (/metrics, /healthz, /readyz)");
@@ -227,10 +269,19 @@ fn respond(shared: &Shared, request: &Request<Incoming>) -> Response<Full<Bytes>
                 )
             }
         }
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "not found: try /metrics, /healthz or /readyz\n".to_owned(),
-        ),
+        path => match shared.routes.iter().find(|route| route.path == path) {
+            Some(route) => {
+                let mut response = text(StatusCode::OK, (route.render)());
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            }
+            None => text(
+                StatusCode::NOT_FOUND,
+                "not found: try /metrics, /healthz or /readyz\n".to_owned(),
+            ),
+        },
     }
 }
 

@@ -107,6 +107,26 @@ async fn readyz_follows_components_and_draining() {
 }
 
 #[tokio::test]
+async fn a_service_status_route_is_served_as_json() {
+    let shutdown = CancellationToken::new();
+    let route = aegis_service::StatusRoute::json("/shards", || r#"[{"shard":0}]"#.to_owned());
+    let server = OpsServer::bind_with_routes(
+        ([127, 0, 0, 1], 0).into(),
+        Arc::new(service_registry("test")),
+        Readiness::new(),
+        vec![route],
+        shutdown.clone(),
+    )
+    .await
+    .expect("binds");
+    let (status, content_type, body) = get(server.local_addr(), "/shards").await;
+    assert_eq!(
+        (status, content_type.as_str(), body.as_str()),
+        (200, "application/json", r#"[{"shard":0}]"#)
+    );
+}
+
+#[tokio::test]
 async fn cancelling_shutdown_stops_the_listener() {
     let (server, shutdown, _) = start(Readiness::new()).await;
     let addr = server.local_addr();
