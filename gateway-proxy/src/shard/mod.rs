@@ -1,0 +1,263 @@
+//! One shard: connect, identify or resume, read, publish; reconnect until told to stop.
+
+mod connection;
+mod limiter;
+mod publish;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aegis_service::CancellationToken;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use tokio::sync::{mpsc, oneshot};
+use twilight_gateway_queue::Queue;
+
+pub(crate) use publish::Publisher;
+
+use crate::Config;
+use crate::metrics::{Metrics, ReasonLabels};
+use crate::session::{SessionStore, StoredSession};
+use crate::status::{ShardBoard, ShardState};
+use publish::{Abandoned, Published};
+
+/// A gateway command for a shard's WebSocket, with where to say whether it went out.
+#[derive(Debug)]
+pub(crate) struct CommandRequest {
+    /// The whole payload, `{"op":..,"d":..}`.
+    pub(crate) payload: String,
+    /// Answered with `Ok(())` once sent, or the reason it was not.
+    pub(crate) done: oneshot::Sender<Result<(), String>>,
+}
+
+/// What every shard of the process shares.
+pub(crate) struct ShardShared {
+    pub(crate) config: Config,
+    pub(crate) total: u32,
+    pub(crate) gateway_url: String,
+    pub(crate) queue: Arc<dyn Queue + Send + Sync>,
+    pub(crate) sessions: SessionStore,
+    pub(crate) publisher: Publisher,
+    pub(crate) board: ShardBoard,
+    pub(crate) metrics: Metrics,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// The session a shard resumes: Discord's id and URL, what was read and what JetStream acked.
+#[derive(Clone, Debug)]
+struct Session {
+    id: Arc<str>,
+    resume_url: String,
+    /// Last sequence number read from Discord (sent in heartbeats and RESUME).
+    seq: u64,
+    /// Last sequence number acknowledged by JetStream (stored for a restart).
+    acked: u64,
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum Exit {
+    /// Shutdown: the connection was closed with a resumable code.
+    Shutdown,
+    /// Reconnect, resuming the session or not, after at least `wait`.
+    Reconnect {
+        reason: &'static str,
+        resume: bool,
+        wait: Duration,
+    },
+    /// Discord refused the shard for good (bad token, intents, sharding): stop this shard only.
+    Fatal { code: u16, reason: String },
+}
+
+/// A shard's state across connections.
+pub(crate) struct Shard {
+    id: u32,
+    shared: Arc<ShardShared>,
+    session: Option<Session>,
+    pending: FuturesOrdered<BoxFuture<'static, Result<Published, Abandoned>>>,
+    commands: mpsc::Receiver<CommandRequest>,
+    saved: Option<(Arc<str>, u64)>,
+    failures: u32,
+}
+
+impl Shard {
+    pub(crate) fn new(
+        id: u32,
+        shared: Arc<ShardShared>,
+        commands: mpsc::Receiver<CommandRequest>,
+    ) -> Self {
+        Self {
+            id,
+            shared,
+            session: None,
+            pending: FuturesOrdered::new(),
+            commands,
+            saved: None,
+            failures: 0,
+        }
+    }
+
+    /// Runs until shutdown or a fatal close.
+    pub(crate) async fn run(mut self) {
+        self.session = self.load_session().await;
+        loop {
+            self.shared.board.set_state(self.id, ShardState::Connecting);
+            match self.connect_and_run().await {
+                Exit::Shutdown => break,
+                Exit::Fatal { code, reason } => {
+                    tracing::error!(
+                        shard = self.id,
+                        code,
+                        "shard stopped: Discord closed it with {code} ({reason}); fix the configuration and restart"
+                    );
+                    self.shared.board.update(self.id, |row| {
+                        row.last_error = Some(format!("fatal close {code}: {reason}"))
+                    });
+                    self.shared.board.set_state(self.id, ShardState::Fatal);
+                    self.forget_session().await;
+                    return;
+                }
+                Exit::Reconnect {
+                    reason,
+                    resume,
+                    wait,
+                } => {
+                    self.shared
+                        .metrics
+                        .reconnects
+                        .get_or_create(&ReasonLabels {
+                            shard: self.id,
+                            reason,
+                        })
+                        .inc();
+                    self.shared.board.update(self.id, |row| {
+                        row.reconnects += 1;
+                        row.last_error = Some(reason.to_owned());
+                    });
+                    self.shared
+                        .board
+                        .set_state(self.id, ShardState::Reconnecting);
+                    tracing::info!(shard = self.id, reason, resume, "reconnecting");
+                    if !resume {
+                        self.forget_session().await;
+                    }
+                    let delay = wait.max(self.backoff());
+                    self.failures = self.failures.saturating_add(1);
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = self.shared.shutdown.cancelled() => break,
+                    }
+                }
+            }
+        }
+        self.finish().await;
+    }
+
+    /// Reconnect delay: almost none after a clean session, then doubling up to a minute, with
+    /// jitter so shards do not reconnect in lockstep.
+    fn backoff(&self) -> Duration {
+        let jitter = 0.5 + fastrand::f64() / 2.0;
+        match self.failures {
+            0 => Duration::from_millis(250).mul_f64(fastrand::f64()),
+            n => Duration::from_millis(500 * 2_u64.pow((n - 1).min(7)))
+                .min(Duration::from_secs(60))
+                .mul_f64(jitter),
+        }
+    }
+
+    /// After shutdown: wait (briefly) for publishes in flight, then store the session.
+    async fn finish(&mut self) {
+        let drain = async {
+            while let Some(result) = self.pending.next().await {
+                self.on_published(result);
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                shard = self.id,
+                "publishes still unacknowledged at shutdown; Discord will replay them on resume"
+            );
+        }
+        self.save_session().await;
+        self.shared.board.set_state(self.id, ShardState::Stopped);
+    }
+
+    fn on_published(&mut self, result: Result<Published, Abandoned>) {
+        let Ok(published) = result else { return };
+        if let Some(session) = self
+            .session
+            .as_mut()
+            .filter(|s| s.id == published.session_id)
+        {
+            session.acked = session.acked.max(published.seq);
+            let acked = session.acked;
+            self.shared
+                .board
+                .update(self.id, |row| row.acked_seq = acked);
+        }
+    }
+
+    async fn load_session(&mut self) -> Option<Session> {
+        match self.shared.sessions.load(self.id).await {
+            Ok(Some(stored)) => {
+                tracing::info!(
+                    shard = self.id,
+                    seq = stored.seq,
+                    "found a stored session; resuming it"
+                );
+                Some(Session {
+                    id: Arc::from(stored.session_id),
+                    resume_url: stored.resume_url,
+                    seq: stored.seq,
+                    acked: stored.seq,
+                })
+            }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(shard = self.id, error = %err, "cannot read the stored session; identifying");
+                None
+            }
+        }
+    }
+
+    /// Stores the session if it changed since the last save. Only acknowledged events count.
+    async fn save_session(&mut self) {
+        let Some(session) = &self.session else { return };
+        let current = (Arc::clone(&session.id), session.acked);
+        if self.saved.as_ref() == Some(&current) {
+            return;
+        }
+        let stored = StoredSession {
+            session_id: session.id.to_string(),
+            seq: session.acked,
+            resume_url: session.resume_url.clone(),
+        };
+        match tokio::time::timeout(
+            Duration::from_secs(2),
+            self.shared.sessions.save(self.id, &stored),
+        )
+        .await
+        {
+            Ok(Ok(())) => self.saved = Some(current),
+            Ok(Err(err)) => {
+                tracing::warn!(shard = self.id, error = %err, "cannot store the session")
+            }
+            Err(_) => tracing::warn!(shard = self.id, "storing the session timed out"),
+        }
+    }
+
+    async fn forget_session(&mut self) {
+        self.session = None;
+        self.saved = None;
+        self.shared
+            .board
+            .update(self.id, |row| row.session_id = None);
+        if let Err(err) = self.shared.sessions.clear(self.id).await {
+            tracing::warn!(shard = self.id, error = %err, "cannot clear the stored session");
+        }
+    }
+}
