@@ -24,6 +24,9 @@ pub enum LocalError {
     /// NATS is not reachable, or JetStream refused the topology.
     #[error(transparent)]
     Nats(#[from] NatsError),
+    /// gateway-proxy could not start.
+    #[error("gateway-proxy: {0}")]
+    Gateway(#[source] aegis_gateway_proxy::Error),
 }
 
 /// Runs the simulator and every Aegis service until `shutdown` is cancelled.
@@ -35,6 +38,7 @@ pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(),
     let readiness = Readiness::new();
     readiness.register("discord-sim");
     readiness.register("nats");
+    readiness.register("gateway-proxy");
     let ops_shutdown = CancellationToken::new();
     let ops = OpsServer::bind(
         config.ops_addr,
@@ -82,12 +86,28 @@ async fn run_services(
     };
     readiness.set("nats", true);
 
-    print_where_to_look(config, ops, &sim);
+    let gateway_config = aegis_gateway_proxy::Config {
+        token: sim.token().to_owned(),
+        api_url: sim.http_url(),
+        ..config.gateway.clone()
+    };
+    let gateway =
+        match aegis_gateway_proxy::GatewayProxy::start(gateway_config, shutdown.clone()).await {
+            Ok(gateway) => gateway,
+            Err(err) => {
+                stop_simulator(sim).await;
+                return Err(LocalError::Gateway(err));
+            }
+        };
+    readiness.set("gateway-proxy", true);
+
+    print_where_to_look(config, ops, &sim, gateway.ops_addr());
     tracing::info!(sim = %sim.http_url(), ops = %ops.local_addr(), "aegis-local is ready");
 
     shutdown.cancelled().await;
     readiness.drain();
-    tracing::info!("stopping: draining, then simulator, then NATS");
+    tracing::info!("stopping: draining, gateway-proxy, simulator, then NATS");
+    gateway.stopped().await;
     stop_simulator(sim).await;
     if let Err(err) = client.drain().await {
         tracing::warn!(error = %err, "NATS connection did not drain cleanly");
@@ -103,7 +123,12 @@ async fn stop_simulator(sim: discord_sim::SimHandle) {
 
 /// The banner a newcomer reads after `scripts/up`.
 #[allow(clippy::print_stdout)]
-fn print_where_to_look(config: &LocalConfig, ops: &OpsServer, sim: &discord_sim::SimHandle) {
+fn print_where_to_look(
+    config: &LocalConfig,
+    ops: &OpsServer,
+    sim: &discord_sim::SimHandle,
+    gateway_ops: std::net::SocketAddr,
+) {
     let topology = &config.nats.topology;
     let ops = ops.local_addr();
     println!(
@@ -114,6 +139,7 @@ fn print_where_to_look(config: &LocalConfig, ops: &OpsServer, sim: &discord_sim:
          Gateway             {gateway}\n\
          Simulator control   {http}/_sim/  (see discord-sim/README.md)\n\
          Ops endpoints       http://{ops}/metrics  /healthz  /readyz\n\
+         gateway-proxy       http://{gateway_ops}/shards  (and /metrics, /readyz)\n\
          NATS                {nats}  streams {events}, {interactions}, {jobs}, ...\n\
          \n\
          Ctrl-C stops everything.\n",

@@ -57,6 +57,8 @@ async fn starts_reports_ready_and_stops_on_sigterm() {
     let mut child = Command::new(BIN)
         .env("AEGIS_LOCAL_OPS_ADDR", "127.0.0.1:0")
         .env("AEGIS_SIM_ADDR", "127.0.0.1:0")
+        .env("AEGIS_GATEWAY_OPS_ADDR", "127.0.0.1:0")
+        .env("AEGIS_REDIS_PREFIX", format!("aegis-test:{namespace}"))
         .env("AEGIS_NAMESPACE", &namespace)
         .env("AEGIS_PARTITIONS", "2")
         .env("AEGIS_EVENTS_MAX_AGE", "10m")
@@ -69,14 +71,21 @@ async fn starts_reports_ready_and_stops_on_sigterm() {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
 
-    let ops_addr = tokio::time::timeout(Duration::from_secs(30), async {
+    let (ops_addr, gateway_addr) = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut ops = None;
         while let Some(line) = lines.next_line().await.expect("stdout readable") {
-            if let Some(rest) = line.strip_prefix("Ops endpoints") {
+            let address = |rest: &str, suffix: &str| {
                 let url = rest.split_whitespace().next().expect("an address follows");
-                let addr = url
-                    .trim_start_matches("http://")
-                    .trim_end_matches("/metrics");
-                return addr.to_owned();
+                url.trim_start_matches("http://")
+                    .trim_end_matches(suffix)
+                    .to_owned()
+            };
+            if let Some(rest) = line.strip_prefix("Ops endpoints") {
+                ops = Some(address(rest, "/metrics"));
+            }
+            if let Some(rest) = line.strip_prefix("gateway-proxy") {
+                let ops = ops.take().expect("ops line comes first");
+                return (ops, address(rest, "/shards"));
             }
         }
         panic!("aegis-local exited before printing where to look");
@@ -87,6 +96,19 @@ async fn starts_reports_ready_and_stops_on_sigterm() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
     let ready = http_get(&ops_addr, "/readyz").await;
+    // gateway-proxy runs against the simulator: its shard gets READY.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let shards = http_get(&gateway_addr, "/shards").await;
+        if shards.contains(r#""state":"ready""#) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway shard never ready: {shards}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     let metrics = http_get(&ops_addr, "/metrics").await;
     assert!(

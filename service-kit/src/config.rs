@@ -68,6 +68,15 @@ impl Env {
         }
     }
 
+    /// This environment with `variable` set to `value` where it is unset (or empty): how an
+    /// all-in-one process gives a library the values it would otherwise require.
+    pub fn with_default(mut self, variable: &str, value: &str) -> Self {
+        if self.raw(variable).is_none() {
+            self.vars.insert(variable.to_owned(), value.to_owned());
+        }
+        self
+    }
+
     /// The raw value of `variable`; empty counts as unset.
     pub fn raw(&self, variable: &str) -> Option<&str> {
         self.vars

@@ -1,0 +1,74 @@
+//! NATS stopped and restarted mid-stream: the proxy stops reading, retries, and loses nothing.
+//! Uses a private nats-server (its own port and store) so the shared one keeps serving others.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use aegis_service::NatsConfig;
+use support::*;
+use tokio::process::{Child, Command};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn nats_server(port: u16, store: &std::path::Path) -> Child {
+    Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nats-server is installed (scripts/services installs it)")
+}
+
+async fn wait_port(port: u16) {
+    wait_for("nats-server to listen", Duration::from_secs(10), || async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_nats_restart_mid_stream_loses_nothing() {
+    let port = free_port();
+    let store = std::env::temp_dir().join(unique("natsstore"));
+    let mut nats = nats_server(port, &store);
+    wait_port(port).await;
+    let url = format!("nats://127.0.0.1:{port}");
+
+    let sim = discord_sim::start(sim_config(1, 1)).await.expect("simulator starts");
+    let ns = unique("out");
+    let base = proxy_config(&sim, &ns);
+    let config = aegis_gateway_proxy::Config {
+        nats: NatsConfig { url: url.clone(), ..base.nats.clone() },
+        publish_window: 64,
+        ..base
+    };
+    let proxy = start_proxy(config.clone()).await;
+    wait_ready(&proxy, Duration::from_secs(10)).await;
+    let guild = first_guild(&sim);
+    dispatch_messages(&sim, guild, 50);
+
+    // NATS goes away; events keep coming from Discord.
+    nats.start_kill().expect("stop NATS");
+    nats.wait().await.expect("NATS stopped");
+    dispatch_messages(&sim, guild, 300);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(proxy.shards()[0].backpressured, "the shard stops reading while NATS is down");
+
+    let mut nats = nats_server(port, &store);
+    wait_port(port).await;
+    dispatch_messages(&sim, guild, 50);
+
+    let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("NATS is back"));
+    assert_every_seq_once(&js, &config.nats.topology, &sim, 0).await;
+    proxy.stop().await;
+    nats.start_kill().expect("stop NATS");
+    let _ = nats.wait().await;
+    let _ = std::fs::remove_dir_all(&store);
+    sim.shutdown().await.expect("simulator stops");
+}
