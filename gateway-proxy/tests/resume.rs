@@ -139,3 +139,28 @@ async fn a_restarted_proxy_resumes_its_stored_session() {
     cleanup(&js, &config).await;
     sim.shutdown().await.expect("simulator stops");
 }
+
+#[tokio::test]
+async fn every_transport_compression_delivers_every_event() {
+    use aegis_gateway_proxy::Compression;
+    for compression in [Compression::Zlib, Compression::Zstd, Compression::None] {
+        let sim = discord_sim::start(sim_config(1, 2))
+            .await
+            .expect("simulator starts");
+        let ns = unique("cmp");
+        let config = aegis_gateway_proxy::Config {
+            compression,
+            ..proxy_config(&sim, &ns)
+        };
+        let js = jetstream().await;
+        let proxy = start_proxy(config.clone()).await;
+        wait_ready(&proxy, Duration::from_secs(10)).await;
+        dispatch_messages(&sim, first_guild(&sim), 200);
+        sim.reconnect(0);
+        dispatch_messages(&sim, first_guild(&sim), 200);
+        assert_every_seq_once(&js, &config.nats.topology, &sim, 0).await;
+        proxy.stop().await;
+        cleanup(&js, &config).await;
+        sim.shutdown().await.expect("simulator stops");
+    }
+}

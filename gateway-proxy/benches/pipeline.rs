@@ -1,0 +1,346 @@
+//! Benchmark: simulator load generator -> gateway-proxy (its own process) -> JetStream with acks.
+//!
+//! Prints, on this machine with the simulator and NATS on the same box:
+//! - the raw JetStream publish ceiling for envelopes of the same size (window of 1024 acks);
+//! - sustained events/s through the proxy, and its CPU per 10k events/s;
+//! - the proxy's added latency (read off the socket to JetStream ack) p50/p99, from its histogram,
+//!   at a paced rate;
+//! - resident memory per idle shard (1,000 guilds each) and cold start of S shards.
+//!
+//! Run: `cargo bench -p aegis-gateway-proxy --bench pipeline` (BENCH_EVENTS, default 200000).
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
+
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aegis_protocol::{
+    Envelope, GatewayEvent, Namespace, PROTOCOL_VERSION, PartitionCount, Topology, provision,
+};
+use async_nats::jetstream;
+use bytes::Bytes;
+use tokio::process::{Child, Command};
+
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+fn unique(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("b{tag}{}", nanos % 1_000_000_000)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn topology(ns: &str) -> Topology {
+    Topology {
+        namespace: Namespace::new(ns).unwrap(),
+        partitions: PartitionCount::new(16).unwrap(),
+        events_max_age: Duration::from_secs(600),
+        ..Topology::default()
+    }
+}
+
+fn spawn_proxy(sim: &discord_sim::SimHandle, ns: &str, ops_port: u16, compression: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_gateway-proxy"))
+        .env("DISCORD_TOKEN", sim.token())
+        .env("AEGIS_GATEWAY_API_URL", sim.http_url())
+        .env("AEGIS_GATEWAY_OPS_ADDR", format!("127.0.0.1:{ops_port}"))
+        .env("AEGIS_GATEWAY_IDENTIFY_INTERVAL", "100ms")
+        .env("AEGIS_GATEWAY_COMPRESSION", compression)
+        .env("AEGIS_REDIS_PREFIX", format!("aegis-bench:{ns}"))
+        .env("AEGIS_NAMESPACE", ns)
+        .env("AEGIS_PARTITIONS", "16")
+        .env("AEGIS_EVENTS_MAX_AGE", "10m")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+async fn http_get(port: u16, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    Some(response)
+}
+
+async fn wait_ready(port: u16, limit: Duration) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if http_get(port, "/readyz")
+            .await
+            .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+        {
+            return start.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("gateway-proxy not ready within {limit:?}");
+}
+
+/// (utime + stime) in seconds and resident set in bytes, from /proc.
+fn cpu_and_rss(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // After the command name: state is field 0, utime 11, stime 12 (clock ticks, 100 Hz).
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    (cpu, rss_kb * 1024)
+}
+
+async fn stream_messages(js: &jetstream::Context, stream: &str) -> u64 {
+    match js.get_stream(stream).await {
+        Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+async fn delete_streams(js: &jetstream::Context, ns: &str) {
+    for s in topology(ns).streams() {
+        let _ = js.delete_stream(&s.name).await;
+    }
+}
+
+/// Percentile from a Prometheus histogram's cumulative buckets in /metrics text.
+fn histogram_percentile(metrics: &str, name: &str, q: f64) -> Option<f64> {
+    let mut buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}_bucket")))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            let count: f64 = l.rsplit(' ').next()?.parse().ok()?;
+            Some((le, count))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    let target = total * q;
+    buckets
+        .iter()
+        .find(|(_, c)| *c >= target)
+        .map(|(le, _)| *le)
+}
+
+async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: usize) -> f64 {
+    let ns = unique("ceil");
+    let topology = topology(&ns);
+    provision(js, &topology).await.unwrap();
+    let subjects = topology.subjects();
+    let envelope = GatewayEvent {
+        v: PROTOCOL_VERSION,
+        event: "MESSAGE_CREATE".into(),
+        shard: 0,
+        session_id: "bench".into(),
+        seq: 0,
+        guild_id: Some(1),
+        received_at_ms: 0,
+        payload: Bytes::from(vec![b'x'; payload_len]),
+    };
+    let start = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    for seq in 0..events {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("0:bench:{seq}").as_str());
+        let body = GatewayEvent {
+            seq,
+            ..envelope.clone()
+        }
+        .encode()
+        .unwrap();
+        let subject = subjects.guild_event((seq % 16) as u16, "MESSAGE_CREATE");
+        pending.push_back(
+            js.publish_with_headers(subject, headers, body)
+                .await
+                .unwrap(),
+        );
+        if pending.len() >= 1024 {
+            pending.pop_front().unwrap().await.unwrap();
+        }
+    }
+    for ack in pending {
+        ack.await.unwrap();
+    }
+    let rate = events as f64 / start.elapsed().as_secs_f64();
+    delete_streams(js, &ns).await;
+    rate
+}
+
+async fn throughput(js: &jetstream::Context, events: u64, compression: &str) -> (f64, f64, u64) {
+    let sim = discord_sim::start(discord_sim::Config {
+        shards: 1,
+        guilds: 10,
+        members: 5,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ns = unique("thr");
+    let port = free_port();
+    let mut proxy = spawn_proxy(&sim, &ns, port, compression);
+    wait_ready(port, Duration::from_secs(30)).await;
+    let pid = proxy.id().unwrap();
+    let stream = topology(&ns).events_stream();
+    let before = stream_messages(js, &stream).await;
+    let (cpu_before, _) = cpu_and_rss(pid);
+    let start = Instant::now();
+    let load = sim.load(discord_sim::LoadSpec {
+        events_per_sec: 0,
+        total: events,
+        mix: vec![("MESSAGE_CREATE".to_owned(), 1)],
+    });
+    while stream_messages(js, &stream).await < before + events {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "throughput run stalled"
+        );
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let (cpu_after, rss) = cpu_and_rss(pid);
+    let _ = load.await;
+    let rate = events as f64 / elapsed;
+    let cores = (cpu_after - cpu_before) / elapsed;
+    proxy.start_kill().unwrap();
+    let _ = proxy.wait().await;
+    delete_streams(js, &ns).await;
+    sim.shutdown().await.unwrap();
+    (rate, cores / (rate / 10_000.0), rss)
+}
+
+async fn latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> (f64, f64) {
+    let sim = discord_sim::start(discord_sim::Config {
+        shards: 1,
+        guilds: 10,
+        members: 5,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ns = unique("lat");
+    let port = free_port();
+    let mut proxy = spawn_proxy(&sim, &ns, port, "zlib-stream");
+    wait_ready(port, Duration::from_secs(30)).await;
+    let load = sim.load(discord_sim::LoadSpec {
+        events_per_sec: per_sec,
+        total: per_sec * seconds,
+        mix: vec![("MESSAGE_CREATE".to_owned(), 1)],
+    });
+    let _ = load.await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = http_get(port, "/metrics").await.unwrap_or_default();
+    let name = "aegis_gateway_publish_latency_seconds";
+    let p50 = histogram_percentile(&metrics, name, 0.50).unwrap_or(f64::NAN);
+    let p99 = histogram_percentile(&metrics, name, 0.99).unwrap_or(f64::NAN);
+    proxy.start_kill().unwrap();
+    let _ = proxy.wait().await;
+    delete_streams(js, &ns).await;
+    sim.shutdown().await.unwrap();
+    (p50, p99)
+}
+
+async fn idle_memory(
+    js: &jetstream::Context,
+    shards: u32,
+    guilds_per_shard: u32,
+) -> (u64, Duration) {
+    let sim = discord_sim::start(discord_sim::Config {
+        shards,
+        guilds: shards * guilds_per_shard,
+        members: 1,
+        max_concurrency: 16,
+        identify_interval: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ns = unique("mem");
+    let port = free_port();
+    let start = Instant::now();
+    let mut proxy = spawn_proxy(&sim, &ns, port, "zlib-stream");
+    let ready = start.elapsed() + wait_ready(port, Duration::from_secs(120)).await;
+    let pid = proxy.id().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, rss) = cpu_and_rss(pid);
+    proxy.start_kill().unwrap();
+    let _ = proxy.wait().await;
+    delete_streams(js, &ns).await;
+    sim.shutdown().await.unwrap();
+    (rss, ready)
+}
+
+#[tokio::main]
+async fn main() {
+    let events: u64 = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let js = jetstream::new(
+        async_nats::connect(NATS_URL)
+            .await
+            .expect("NATS at 127.0.0.1:4222"),
+    );
+    // A load-generator MESSAGE_CREATE is about 900 bytes of JSON.
+    let ceiling = jetstream_ceiling(&js, events, 900).await;
+    println!(
+        "jetstream publish ceiling: {ceiling:.0} msgs/s ({events} envelopes of ~900 B payload, window 1024)"
+    );
+    for compression in ["zlib-stream", "zstd-stream", "none"] {
+        let (rate, cpu_per_10k, rss) = throughput(&js, events, compression).await;
+        println!(
+            "proxy throughput ({compression}): {rate:.0} events/s = {:.0}% of the ceiling; {cpu_per_10k:.3} cores per 10k events/s; rss {:.1} MiB",
+            100.0 * rate / ceiling,
+            rss as f64 / 1_048_576.0
+        );
+    }
+    let (p50, p99) = latency(&js, 10_000, 5).await;
+    println!(
+        "added latency at 10k events/s (read -> JetStream ack, histogram bucket bounds): p50 <= {:.2} ms, p99 <= {:.2} ms",
+        p50 * 1e3,
+        p99 * 1e3
+    );
+    let (rss_1, _) = idle_memory(&js, 1, 1_000).await;
+    let (rss_17, cold_17) = idle_memory(&js, 17, 1_000).await;
+    println!(
+        "idle memory: 1 shard {:.1} MiB, 17 shards {:.1} MiB -> {:.0} KiB per extra idle shard (1,000 guilds each)",
+        rss_1 as f64 / 1_048_576.0,
+        rss_17 as f64 / 1_048_576.0,
+        (rss_17.saturating_sub(rss_1)) as f64 / 16.0 / 1024.0
+    );
+    println!(
+        "cold start: 17 shards at max_concurrency 16 with a 100 ms identify interval ready in {:.2} s (2 windows)",
+        cold_17.as_secs_f64()
+    );
+}
