@@ -16,9 +16,6 @@ pub enum GatewayInfoError {
         /// The URL tried.
         url: String,
     },
-    /// No HTTPS support in this build (no native roots and no TLS backend).
-    #[error("cannot set up TLS: {0}")]
-    Tls(#[source] std::io::Error),
     /// The request failed before a response.
     #[error("GET {url} failed: {source}")]
     Request {

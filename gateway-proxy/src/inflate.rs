@@ -107,13 +107,16 @@ impl Inflater {
                     if output.capacity() - output.len() < 4096 {
                         output.reserve(output.capacity().max(4096));
                     }
-                    let pos = output.len();
-                    let mut out = OutBuffer::around_pos(output, pos);
-                    context
-                        .decompress_stream(&mut out, &mut input)
-                        .map_err(|code| InflateError(zstd_safe::get_error_name(code).to_owned()))?;
-                    let filled = out.pos() == out.capacity();
-                    drop(out);
+                    let filled = {
+                        let pos = output.len();
+                        let mut out = OutBuffer::around_pos(output, pos);
+                        context
+                            .decompress_stream(&mut out, &mut input)
+                            .map_err(|code| {
+                                InflateError(zstd_safe::get_error_name(code).to_owned())
+                            })?;
+                        out.pos() == out.capacity()
+                    };
                     if input.pos == frame.len() && !filled {
                         break;
                     }

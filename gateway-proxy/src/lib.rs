@@ -255,9 +255,11 @@ async fn fetch_with_retries(
     loop {
         match fetch_gateway_info(&config.api_url, &config.token).await {
             Ok(info) => return Ok(info),
-            Err(GatewayInfoError::Status { status, .. }) if status == 401 || status == 403 => {
-                return fetch_gateway_info(&config.api_url, &config.token).await;
-            }
+            Err(
+                err @ GatewayInfoError::Status {
+                    status: 401 | 403, ..
+                },
+            ) => return Err(err),
             Err(err) if attempt < 4 => {
                 attempt += 1;
                 tracing::warn!(error = %err, attempt, "GET /gateway/bot failed; retrying");

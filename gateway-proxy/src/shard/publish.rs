@@ -121,7 +121,7 @@ impl Publisher {
                 }
                 attempt = attempt.saturating_add(1);
                 this.metrics.publish_retries.inc();
-                if attempt == 1 || attempt % 20 == 0 {
+                if attempt == 1 || attempt.is_multiple_of(20) {
                     tracing::warn!(
                         shard,
                         seq,

@@ -1,0 +1,27 @@
+//! Aegis's PostgreSQL schema and the stores built on it. PostgreSQL is the truth; Redis is a
+//! disposable cache in front of it (losing Redis costs latency, never data).
+//!
+//! - [`Database::connect`] opens a bb8 pool of tokio-postgres connections and [`migrate`]s the
+//!   schema (embedded SQL, applied under an advisory lock so any number of processes may start at
+//!   once).
+//! - [`Cases`]: moderation cases with per-guild numbers that are gap-free and unique under any
+//!   concurrency, idempotent on a dedupe key, with notes, history and full-text search.
+//! - [`Settings`]: per-guild settings (JSONB, validated) behind a Redis cache-aside
+//!   (`aegis:guild:{guild_id}:settings`), invalidated on change.
+//! - [`claim_interaction`]: an interaction is handled once, however often it is delivered.
+
+mod cases;
+mod config;
+mod database;
+mod error;
+mod interactions;
+mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use cases::{Case, CaseKind, CaseNote, CaseSource, Cases, NewCase};
+pub use config::StorageConfig;
+pub use database::{Database, Pool, migrate};
+pub use error::StorageError;
+pub use interactions::claim_interaction;
+pub use settings::{GuildSettings, Settings, SettingsError};
