@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::{Pool, StorageError};
 
@@ -291,16 +292,45 @@ impl Cases {
         }
     }
 
-    /// Case `number` of `guild_id`, unless deleted.
-    pub async fn get(&self, guild_id: u64, number: i32) -> Result<Option<Case>, StorageError> {
+    async fn select(
+        &self,
+        filter: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Case>, StorageError> {
         let conn = self.pool.get().await?;
-        let row = conn
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM cases WHERE guild_id = $1 AND case_number = $2 AND deleted_at IS NULL"),
-                &[&id(guild_id)?, &number],
+        let rows = conn
+            .query(
+                &format!("SELECT {COLUMNS} FROM cases WHERE {filter}"),
+                params,
             )
             .await?;
-        row.as_ref().map(case_from_row).transpose()
+        rows.iter().map(case_from_row).collect()
+    }
+
+    /// `UPDATE cases SET {set}` on one live case (`$1` guild, `$2` number, `$3` the value if
+    /// any); `false` if there is no such case.
+    async fn update(
+        &self,
+        guild_id: u64,
+        number: i32,
+        set: &str,
+        value: Option<&(dyn ToSql + Sync)>,
+    ) -> Result<bool, StorageError> {
+        let conn = self.pool.get().await?;
+        let guild = id(guild_id)?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&guild, &number];
+        params.extend(value);
+        let sql = format!(
+            "UPDATE cases SET {set} WHERE guild_id = $1 AND case_number = $2 AND deleted_at IS NULL"
+        );
+        Ok(conn.execute(&sql, &params).await? == 1)
+    }
+
+    /// Case `number` of `guild_id`, unless deleted.
+    pub async fn get(&self, guild_id: u64, number: i32) -> Result<Option<Case>, StorageError> {
+        let filter = "guild_id = $1 AND case_number = $2 AND deleted_at IS NULL";
+        let mut found = self.select(filter, &[&id(guild_id)?, &number]).await?;
+        Ok(found.pop())
     }
 
     /// A user's visible cases, newest first, `limit` from `offset` (for `/cases` pages).
@@ -311,18 +341,10 @@ impl Cases {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Case>, StorageError> {
-        let conn = self.pool.get().await?;
-        let rows = conn
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM cases
-                     WHERE guild_id = $1 AND target_id = $2 AND NOT hidden AND deleted_at IS NULL
-                     ORDER BY case_number DESC LIMIT $3 OFFSET $4"
-                ),
-                &[&id(guild_id)?, &id(target_id)?, &limit, &offset],
-            )
-            .await?;
-        rows.iter().map(case_from_row).collect()
+        let filter = "guild_id = $1 AND target_id = $2 AND NOT hidden AND deleted_at IS NULL
+                      ORDER BY case_number DESC LIMIT $3 OFFSET $4";
+        self.select(filter, &[&id(guild_id)?, &id(target_id)?, &limit, &offset])
+            .await
     }
 
     /// Full-text search over reasons (every word must match), newest first.
@@ -332,18 +354,10 @@ impl Cases {
         words: &str,
         limit: i64,
     ) -> Result<Vec<Case>, StorageError> {
-        let conn = self.pool.get().await?;
-        let rows = conn
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM cases
-                     WHERE guild_id = $1 AND deleted_at IS NULL AND reason_tsv @@ plainto_tsquery('simple', $2)
-                     ORDER BY case_number DESC LIMIT $3"
-                ),
-                &[&id(guild_id)?, &words, &limit],
-            )
-            .await?;
-        rows.iter().map(case_from_row).collect()
+        let filter = "guild_id = $1 AND deleted_at IS NULL
+                      AND reason_tsv @@ plainto_tsquery('simple', $2)
+                      ORDER BY case_number DESC LIMIT $3";
+        self.select(filter, &[&id(guild_id)?, &words, &limit]).await
     }
 
     /// Changes a case's reason; `false` if there is no such case.
@@ -353,14 +367,8 @@ impl Cases {
         number: i32,
         reason: &str,
     ) -> Result<bool, StorageError> {
-        let conn = self.pool.get().await?;
-        let updated = conn
-            .execute(
-                "UPDATE cases SET reason = $3 WHERE guild_id = $1 AND case_number = $2 AND deleted_at IS NULL",
-                &[&id(guild_id)?, &number, &reason],
-            )
-            .await?;
-        Ok(updated == 1)
+        self.update(guild_id, number, "reason = $3", Some(&reason))
+            .await
     }
 
     /// Hides or shows a case in listings; `false` if there is no such case.
@@ -370,27 +378,15 @@ impl Cases {
         number: i32,
         hidden: bool,
     ) -> Result<bool, StorageError> {
-        let conn = self.pool.get().await?;
-        let updated = conn
-            .execute(
-                "UPDATE cases SET hidden = $3 WHERE guild_id = $1 AND case_number = $2 AND deleted_at IS NULL",
-                &[&id(guild_id)?, &number, &hidden],
-            )
-            .await?;
-        Ok(updated == 1)
+        self.update(guild_id, number, "hidden = $3", Some(&hidden))
+            .await
     }
 
     /// Deletes a case. Its number is not reused (numbers stay gap-free as issued; a deleted case
     /// reads as deleted, not as missing history). `false` if there is no such case.
     pub async fn delete(&self, guild_id: u64, number: i32) -> Result<bool, StorageError> {
-        let conn = self.pool.get().await?;
-        let updated = conn
-            .execute(
-                "UPDATE cases SET deleted_at = now(), active = false WHERE guild_id = $1 AND case_number = $2 AND deleted_at IS NULL",
-                &[&id(guild_id)?, &number],
-            )
-            .await?;
-        Ok(updated == 1)
+        self.update(guild_id, number, "deleted_at = now(), active = false", None)
+            .await
     }
 
     /// Adds a note to a case; `false` if there is no such case.

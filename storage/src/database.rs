@@ -40,6 +40,41 @@ impl Database {
         Ok(Self { pool })
     }
 
+    /// Creates the database named in `url` if it does not exist yet (connecting to the server's
+    /// `postgres` database to do it), so a first start on a fresh server needs no manual step.
+    /// Safe when several processes do it at once.
+    pub async fn create_if_missing(url: &str) -> Result<(), StorageError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            StorageError::Pool(format!("invalid AEGIS_DATABASE_URL: {e}"))
+        })?;
+        let Some(name) = config.get_dbname().map(str::to_owned) else {
+            return Ok(());
+        };
+        let mut admin = config.clone();
+        admin.dbname("postgres");
+        let (client, connection) = admin.connect(NoTls).await?;
+        tokio::spawn(connection);
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await?
+            .is_some();
+        if !exists {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            match client
+                .batch_execute(&format!("CREATE DATABASE {quoted}"))
+                .await
+            {
+                Ok(()) => tracing::info!(database = %name, "database created"),
+                // Another process created it first.
+                Err(err)
+                    if err.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// The pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
