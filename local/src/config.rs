@@ -14,7 +14,8 @@ use aegis_service::{ConfigError, Env, NatsConfig};
 /// | `AEGIS_SIM_MEMBERS` | `25` | members per guild |
 /// | `AEGIS_SIM_SEED` | `1` | seed of the world (same seed, same ids) |
 ///
-/// plus the NATS variables of [`NatsConfig`] and gateway-proxy's `AEGIS_GATEWAY_*` variables
+/// plus `AEGIS_DATABASE_URL` and `AEGIS_DATABASE_POOL` (see aegis-storage), the NATS variables of
+/// [`NatsConfig`] and gateway-proxy's `AEGIS_GATEWAY_*` variables
 /// (its ops endpoints default to `127.0.0.1:9101`).
 #[derive(Clone, Debug)]
 pub struct LocalConfig {
@@ -30,6 +31,8 @@ pub struct LocalConfig {
     pub sim_seed: u64,
     /// NATS and JetStream.
     pub nats: NatsConfig,
+    /// PostgreSQL and Redis.
+    pub storage: aegis_storage::StorageConfig,
     /// gateway-proxy; its token and API URL are replaced by the simulator's at start.
     pub gateway: aegis_gateway_proxy::Config,
 }
@@ -45,6 +48,7 @@ impl LocalConfig {
             sim_members: env.parse_with("AEGIS_SIM_MEMBERS", 25, |v| bounded(v, 1, 100_000))?,
             sim_seed: env.parse("AEGIS_SIM_SEED", 1, "a whole number")?,
             nats: NatsConfig::from_env(env)?,
+            storage: aegis_storage::StorageConfig::from_env(env)?,
             gateway: aegis_gateway_proxy::Config::from_env(
                 &env.clone().with_default("DISCORD_TOKEN", "sim-token"),
             )?,

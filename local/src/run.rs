@@ -24,6 +24,9 @@ pub enum LocalError {
     /// NATS is not reachable, or JetStream refused the topology.
     #[error(transparent)]
     Nats(#[from] NatsError),
+    /// PostgreSQL is unreachable or the migrations failed.
+    #[error("PostgreSQL: {0}")]
+    Database(#[source] aegis_storage::StorageError),
     /// gateway-proxy could not start.
     #[error("gateway-proxy: {0}")]
     Gateway(#[source] aegis_gateway_proxy::Error),
@@ -37,6 +40,7 @@ pub enum LocalError {
 pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(), LocalError> {
     let readiness = Readiness::new();
     readiness.register("discord-sim");
+    readiness.register("postgres");
     readiness.register("nats");
     readiness.register("gateway-proxy");
     let ops_shutdown = CancellationToken::new();
@@ -65,6 +69,15 @@ async fn run_services(
     ops: &OpsServer,
     shutdown: &CancellationToken,
 ) -> Result<(), LocalError> {
+    let storage = &config.storage;
+    aegis_storage::Database::create_if_missing(&storage.database_url)
+        .await
+        .map_err(LocalError::Database)?;
+    let _database = aegis_storage::Database::connect(&storage.database_url, storage.pool_size)
+        .await
+        .map_err(LocalError::Database)?;
+    readiness.set("postgres", true);
+
     let sim = discord_sim::start(discord_sim::Config {
         addr: config.sim_addr,
         guilds: config.sim_guilds,
@@ -140,12 +153,14 @@ fn print_where_to_look(
          Simulator control   {http}/_sim/  (see discord-sim/README.md)\n\
          Ops endpoints       http://{ops}/metrics  /healthz  /readyz\n\
          gateway-proxy       http://{gateway_ops}/shards  (and /metrics, /readyz)\n\
+         PostgreSQL          {database}  (migrated)\n\
          NATS                {nats}  streams {events}, {interactions}, {jobs}, ...\n\
          \n\
          Ctrl-C stops everything.\n",
         http = sim.http_url(),
         gateway = sim.gateway_url(),
         nats = config.nats.url,
+        database = config.storage.database_url,
         events = topology.events_stream(),
         interactions = topology.interactions_stream(),
         jobs = topology.jobs_stream(),

@@ -54,7 +54,11 @@ async fn delete_streams(namespace: &str) {
 #[tokio::test]
 async fn starts_reports_ready_and_stops_on_sigterm() {
     let namespace = unique_namespace();
+    // Its own database name on the test server; aegis-local creates and migrates it.
+    let database = format!("aegis_{namespace}");
+    let database_url = format!("{}/{database}", aegis_storage::testing::server_url());
     let mut child = Command::new(BIN)
+        .env("AEGIS_DATABASE_URL", &database_url)
         .env("AEGIS_LOCAL_OPS_ADDR", "127.0.0.1:0")
         .env("AEGIS_SIM_ADDR", "127.0.0.1:0")
         .env("AEGIS_GATEWAY_OPS_ADDR", "127.0.0.1:0")
@@ -129,6 +133,24 @@ async fn starts_reports_ready_and_stops_on_sigterm() {
         .expect("exit status");
     assert!(status.success(), "exit status {status}");
     delete_streams(&namespace).await;
+    let migrated = aegis_storage::testing::TestDatabase {
+        name: database,
+        url: database_url,
+    };
+    let pool = migrated
+        .connect(1)
+        .await
+        .expect("the database aegis-local created");
+    let conn = pool.pool().get().await.expect("connection");
+    let cases: i64 = conn
+        .query_one("SELECT count(*) FROM cases", &[])
+        .await
+        .expect("migrated")
+        .get(0);
+    assert_eq!(cases, 0);
+    drop(conn);
+    drop(pool);
+    migrated.drop_database().await.expect("drop");
 }
 
 #[tokio::test]
