@@ -7,6 +7,9 @@ use std::time::Duration;
 use aegis_gateway_proxy::ShardState;
 use support::*;
 
+/// Something the simulator does to a shard's connection.
+type Disrupt = fn(&discord_sim::SimHandle);
+
 #[tokio::test]
 async fn every_sequence_number_lands_once_across_resumes() {
     let sim = discord_sim::start(sim_config(1, 2))
@@ -23,7 +26,7 @@ async fn every_sequence_number_lands_once_across_resumes() {
 
     // op 7, op 9 (resumable), close 4000 and a dropped TCP connection: each must resume, and the
     // events dispatched while the shard is away are replayed and published too.
-    let disruptions: [(&str, fn(&discord_sim::SimHandle)); 4] = [
+    let disruptions: [(&str, Disrupt); 4] = [
         ("op 7", |sim| {
             sim.reconnect(0);
         }),

@@ -50,13 +50,11 @@ impl GuildSettings {
                 reason: "0 is not a role id".into(),
             });
         }
-        if let Some(days) = self.warn_expiry_days {
-            if !(1..=3650).contains(&days) {
-                return Err(SettingsError {
-                    field: "warn_expiry_days",
-                    reason: format!("{days} is not between 1 and 3650"),
-                });
-            }
+        if let Some(days) = self.warn_expiry_days.filter(|d| !(1..=3650).contains(d)) {
+            return Err(SettingsError {
+                field: "warn_expiry_days",
+                reason: format!("{days} is not between 1 and 3650"),
+            });
         }
         Ok(())
     }

@@ -178,17 +178,19 @@ pub async fn cleanup(js: &jetstream::Context, config: &Config) {
     for stream in config.nats.topology.streams() {
         let _ = js.delete_stream(&stream.name).await;
     }
-    if let Ok(client) = redis::Client::open(REDIS_URL) {
-        if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}:*", config.redis_prefix))
-                .query_async(&mut conn)
-                .await
-                .unwrap_or_default();
-            for key in keys {
-                let _: Result<(), _> = redis::cmd("DEL").arg(key).query_async(&mut conn).await;
-            }
-        }
+    let Ok(client) = redis::Client::open(REDIS_URL) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", config.redis_prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    for key in keys {
+        let _: Result<(), _> = redis::cmd("DEL").arg(key).query_async(&mut conn).await;
     }
 }
 
