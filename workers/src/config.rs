@@ -1,0 +1,62 @@
+//! Worker configuration.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aegis_service::{ConfigError, Env, NatsConfig};
+use aegis_storage::StorageConfig;
+
+/// Everything a worker needs; see the crate README for variables and defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The bot's user id: native moderation done by the bot itself is already a case.
+    pub bot_user_id: u64,
+    /// Interactions handled at once by this worker.
+    pub interaction_concurrency: usize,
+    /// Deliveries of one message before it goes to the dead letters.
+    pub max_deliveries: u64,
+    /// How long a partition lease lasts without renewal (a dead worker's partitions move after it).
+    pub lease_ttl: Duration,
+    /// Ops endpoints.
+    pub ops_addr: SocketAddr,
+    /// PostgreSQL and Redis.
+    pub storage: StorageConfig,
+    /// NATS and JetStream.
+    pub nats: NatsConfig,
+}
+
+impl Config {
+    /// Reads the configuration.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bot_user_id: {
+                let expected = "the bot's user id (a snowflake)";
+                let raw = env.required("AEGIS_BOT_USER_ID", expected)?;
+                match raw.trim().parse::<u64>() {
+                    Ok(id) if id > 0 => id,
+                    _ => return Err(ConfigError::invalid("AEGIS_BOT_USER_ID", &raw, expected)),
+                }
+            },
+            interaction_concurrency: env.parse_with("AEGIS_WORKER_CONCURRENCY", 64, |v| match v
+                .parse::<usize>(
+            ) {
+                Ok(n @ 1..=10_000) => Ok(n),
+                _ => Err("a number from 1 to 10000".to_owned()),
+            })?,
+            max_deliveries: env.parse_with("AEGIS_WORKER_MAX_DELIVERIES", 5, |v| {
+                match v.parse::<u64>() {
+                    Ok(n @ 1..=100) => Ok(n),
+                    _ => Err("a number from 1 to 100".to_owned()),
+                }
+            })?,
+            lease_ttl: env.duration("AEGIS_WORKER_LEASE_TTL", Duration::from_secs(6))?,
+            ops_addr: env.parse(
+                "AEGIS_WORKER_OPS_ADDR",
+                ([127, 0, 0, 1], 9103).into(),
+                "a socket address like 127.0.0.1:9103",
+            )?,
+            storage: StorageConfig::from_env(env)?,
+            nats: NatsConfig::from_env(env)?,
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! What workers do with each message.
+
+mod native;
+
+use aegis_protocol::GatewayEvent;
+use aegis_storage::{Cases, StorageError};
+
+/// Why handling a message failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HandlerError {
+    /// Worth retrying: the database, Redis or rest-proxy is down or slow.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying cannot help: the message itself is wrong.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<StorageError> for HandlerError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Corrupt(why) => Self::Permanent(why),
+            other => Self::Transient(other.to_string()),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone, Debug)]
+pub(crate) struct Handlers {
+    pub(crate) cases: Cases,
+    pub(crate) bot_user_id: u64,
+}
+
+impl Handlers {
+    /// Handles one guild event, in its guild's order. Events no feature uses yet are done at once.
+    pub(crate) async fn guild_event(&self, event: &GatewayEvent) -> Result<(), HandlerError> {
+        match event.event.as_str() {
+            "GUILD_AUDIT_LOG_ENTRY_CREATE" => native::audit_log_entry(self, event).await,
+            _ => Ok(()),
+        }
+    }
+}

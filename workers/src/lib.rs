@@ -1,0 +1,188 @@
+//! Aegis workers: stateless, any number. They consume what gateway-proxy and the scheduler
+//! publish, act through rest-proxy and record in PostgreSQL.
+//!
+//! What runs today:
+//! - **Guild events in per-guild order.** The worker takes a fair share of the guild-event
+//!   partitions through Redis leases ([`consume`](crate) module), consumes each held partition one
+//!   event at a time, acks only after the effect is committed, retries transient failures in
+//!   order with backoff, and moves a message that keeps failing to `aegis.dead.events` with its
+//!   error. Partitions move to other workers within a lease period when one joins, leaves or dies.
+//! - **Native moderation as cases.** Bans, unbans, kicks and timeouts done in Discord's UI
+//!   (`GUILD_AUDIT_LOG_ENTRY_CREATE`) become cases with source `native`, once per audit-log entry,
+//!   skipping the bot's own actions.
+//!
+//! Slash commands and interactions arrive with rest-proxy (see the README's status).
+
+mod config;
+mod consume;
+mod handlers;
+mod metrics;
+
+use std::sync::Arc;
+
+use aegis_service::{CancellationToken, NatsError, OpsServer, Readiness, service_registry};
+use aegis_storage::{Cases, Database, StorageError};
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+
+use consume::{Leases, PartitionContext, supervise_partitions};
+use handlers::Handlers;
+use metrics::Metrics;
+
+/// Why a worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// PostgreSQL unreachable or migrations failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Redis unreachable.
+    #[error("cannot connect to Redis at {url}: {source}")]
+    Redis {
+        /// The configured URL.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// NATS unreachable or the topology refused.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    /// The ops listener could not bind.
+    #[error("cannot listen for ops endpoints on {addr}: {source}")]
+    Ops {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running worker.
+#[derive(Debug)]
+pub struct Worker {
+    ops: OpsServer,
+    ops_shutdown: CancellationToken,
+    shutdown: CancellationToken,
+    partitions: JoinHandle<()>,
+    context: Arc<PartitionContext>,
+}
+
+impl Worker {
+    /// Connects to PostgreSQL (migrating it), Redis and NATS and starts consuming.
+    pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Self, Error> {
+        let mut registry = service_registry("workers");
+        let metrics = Metrics::register(&mut registry);
+        let readiness = Readiness::new();
+        readiness.register("partition-leases");
+
+        let storage = &config.storage;
+        let database = Database::connect(&storage.database_url, storage.pool_size).await?;
+        let redis_error = |source| Error::Redis {
+            url: storage.redis_url.clone(),
+            source,
+        };
+        let redis_client = redis::Client::open(storage.redis_url.as_str()).map_err(redis_error)?;
+        let redis = redis::aio::ConnectionManager::new(redis_client)
+            .await
+            .map_err(redis_error)?;
+        let (_client, js) = config.nats.connect_and_provision("workers").await?;
+
+        let ops_shutdown = CancellationToken::new();
+        let ops = OpsServer::bind(
+            config.ops_addr,
+            Arc::new(registry),
+            readiness.clone(),
+            ops_shutdown.clone(),
+        )
+        .await
+        .map_err(|source| Error::Ops {
+            addr: config.ops_addr,
+            source,
+        })?;
+
+        let topology = config.nats.topology.clone();
+        let worker_id = format!("{}-{}", std::process::id(), fastrand::u64(..));
+        let lease_prefix = format!("{}:{}", storage.redis_prefix, topology.namespace);
+        let leases = Leases::new(
+            redis,
+            lease_prefix,
+            worker_id.clone(),
+            topology.partitions.get(),
+            config.lease_ttl,
+        );
+        let context = Arc::new(PartitionContext {
+            js,
+            topology,
+            handlers: Handlers {
+                cases: Cases::new(database.pool().clone()),
+                bot_user_id: config.bot_user_id,
+            },
+            metrics,
+            max_deliveries: config.max_deliveries,
+            held: std::sync::Mutex::default(),
+        });
+        tracing::info!(worker_id, "worker started");
+        let partitions = tokio::spawn(supervise_partitions(
+            Arc::clone(&context),
+            leases,
+            config.lease_ttl,
+            readiness,
+            shutdown.clone(),
+        ));
+        Ok(Self {
+            ops,
+            ops_shutdown,
+            shutdown,
+            partitions,
+            context,
+        })
+    }
+
+    /// The ops listener's address.
+    pub fn ops_addr(&self) -> std::net::SocketAddr {
+        self.ops.local_addr()
+    }
+
+    /// The guild-event partitions this worker consumes now.
+    pub fn partitions(&self) -> Vec<u16> {
+        self.context
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stops at once without giving leases back, as a crash would (for failure tests): the
+    /// partitions move to other workers when the leases expire.
+    pub async fn abort(self) {
+        self.partitions.abort();
+        let _ = self.partitions.await;
+        self.ops_shutdown.cancel();
+        self.ops.stopped().await;
+    }
+
+    /// Stops consuming (giving partitions back at once) and waits.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.stopped().await;
+    }
+
+    /// Waits until the worker has stopped after its shutdown token was cancelled.
+    pub async fn stopped(self) {
+        if let Err(err) = self.partitions.await {
+            tracing::error!(error = %err, "partition supervisor failed");
+        }
+        self.ops_shutdown.cancel();
+        self.ops.stopped().await;
+    }
+}
+
+/// Runs a worker until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let worker = Worker::start(config, shutdown.clone()).await?;
+    shutdown.cancelled().await;
+    worker.stopped().await;
+    Ok(())
+}
