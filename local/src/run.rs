@@ -27,6 +27,9 @@ pub enum LocalError {
     /// PostgreSQL is unreachable or the migrations failed.
     #[error("PostgreSQL: {0}")]
     Database(#[source] aegis_storage::StorageError),
+    /// A worker could not start.
+    #[error("workers: {0}")]
+    Worker(#[source] aegis_workers::Error),
     /// gateway-proxy could not start.
     #[error("gateway-proxy: {0}")]
     Gateway(#[source] aegis_gateway_proxy::Error),
@@ -43,6 +46,7 @@ pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(),
     readiness.register("postgres");
     readiness.register("nats");
     readiness.register("gateway-proxy");
+    readiness.register("workers");
     let ops_shutdown = CancellationToken::new();
     let ops = OpsServer::bind(
         config.ops_addr,
@@ -114,6 +118,22 @@ async fn run_services(
         };
     readiness.set("gateway-proxy", true);
 
+    let worker_config = aegis_workers::Config {
+        bot_user_id: sim.world().bot.id,
+        storage: config.storage.clone(),
+        nats: config.nats.clone(),
+        ..config.worker.clone()
+    };
+    let worker = match aegis_workers::Worker::start(worker_config, shutdown.clone()).await {
+        Ok(worker) => worker,
+        Err(err) => {
+            gateway.stop().await;
+            stop_simulator(sim).await;
+            return Err(LocalError::Worker(err));
+        }
+    };
+    readiness.set("workers", true);
+
     print_where_to_look(config, ops, &sim, gateway.ops_addr());
     tracing::info!(sim = %sim.http_url(), ops = %ops.local_addr(), "aegis-local is ready");
 
@@ -121,6 +141,7 @@ async fn run_services(
     readiness.drain();
     tracing::info!("stopping: draining, gateway-proxy, simulator, then NATS");
     gateway.stopped().await;
+    worker.stopped().await;
     stop_simulator(sim).await;
     if let Err(err) = client.drain().await {
         tracing::warn!(error = %err, "NATS connection did not drain cleanly");
