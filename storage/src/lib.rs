@@ -9,6 +9,8 @@
 //! - [`Settings`]: per-guild settings (JSONB, validated) behind a Redis cache-aside
 //!   (`aegis:guild:{guild_id}:settings`), invalidated on change.
 //! - [`claim_interaction`]: an interaction is handled once, however often it is delivered.
+//! - [`Timers`]: durable timers (`scheduled_actions`), claimed by schedulers with
+//!   `FOR UPDATE SKIP LOCKED` and a lease.
 
 mod cases;
 mod config;
@@ -18,6 +20,7 @@ mod interactions;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod timers;
 
 pub use cases::{Case, CaseKind, CaseNote, CaseSource, Cases, NewCase};
 pub use config::StorageConfig;
@@ -25,3 +28,4 @@ pub use database::{Database, Pool, migrate};
 pub use error::StorageError;
 pub use interactions::claim_interaction;
 pub use settings::{GuildSettings, Settings, SettingsError};
+pub use timers::{DueTimer, NewTimer, Timers};
