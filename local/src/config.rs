@@ -33,6 +33,8 @@ pub struct LocalConfig {
     pub nats: NatsConfig,
     /// PostgreSQL and Redis.
     pub storage: aegis_storage::StorageConfig,
+    /// A scheduler.
+    pub scheduler: aegis_scheduler::Config,
     /// A worker; its bot user id is replaced by the simulator's at start.
     pub worker: aegis_workers::Config,
     /// gateway-proxy; its token and API URL are replaced by the simulator's at start.
@@ -51,6 +53,7 @@ impl LocalConfig {
             sim_seed: env.parse("AEGIS_SIM_SEED", 1, "a whole number")?,
             nats: NatsConfig::from_env(env)?,
             storage: aegis_storage::StorageConfig::from_env(env)?,
+            scheduler: aegis_scheduler::Config::from_env(env)?,
             worker: aegis_workers::Config::from_env(
                 &env.clone().with_default("AEGIS_BOT_USER_ID", "1"),
             )?,

@@ -27,6 +27,9 @@ pub enum LocalError {
     /// PostgreSQL is unreachable or the migrations failed.
     #[error("PostgreSQL: {0}")]
     Database(#[source] aegis_storage::StorageError),
+    /// The scheduler could not start.
+    #[error("scheduler: {0}")]
+    Scheduler(#[source] aegis_scheduler::Error),
     /// A worker could not start.
     #[error("workers: {0}")]
     Worker(#[source] aegis_workers::Error),
@@ -47,6 +50,7 @@ pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(),
     readiness.register("nats");
     readiness.register("gateway-proxy");
     readiness.register("workers");
+    readiness.register("scheduler");
     let ops_shutdown = CancellationToken::new();
     let ops = OpsServer::bind(
         config.ops_addr,
@@ -134,6 +138,23 @@ async fn run_services(
     };
     readiness.set("workers", true);
 
+    let scheduler_config = aegis_scheduler::Config {
+        storage: config.storage.clone(),
+        nats: config.nats.clone(),
+        ..config.scheduler.clone()
+    };
+    let scheduler =
+        match aegis_scheduler::Scheduler::start(scheduler_config, shutdown.clone()).await {
+            Ok(scheduler) => scheduler,
+            Err(err) => {
+                worker.stop().await;
+                gateway.stop().await;
+                stop_simulator(sim).await;
+                return Err(LocalError::Scheduler(err));
+            }
+        };
+    readiness.set("scheduler", true);
+
     print_where_to_look(config, ops, &sim, gateway.ops_addr());
     tracing::info!(sim = %sim.http_url(), ops = %ops.local_addr(), "aegis-local is ready");
 
@@ -142,6 +163,7 @@ async fn run_services(
     tracing::info!("stopping: draining, gateway-proxy, simulator, then NATS");
     gateway.stopped().await;
     worker.stopped().await;
+    scheduler.stopped().await;
     stop_simulator(sim).await;
     if let Err(err) = client.drain().await {
         tracing::warn!(error = %err, "NATS connection did not drain cleanly");
