@@ -36,6 +36,8 @@ fn config(db: &TestDatabase, nats: &NatsConfig) -> Config {
         claim_batch: 500,
         lease: Duration::from_secs(30),
         ops_addr: ([127, 0, 0, 1], 0).into(),
+        retention: Vec::new(),
+        retention_every: Duration::from_secs(3600),
         storage: StorageConfig {
             database_url: db.url.clone(),
             pool_size: 8,

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aegis_service::{ConfigError, Env, NatsConfig};
-use aegis_storage::StorageConfig;
+use aegis_storage::{RetainedTable, StorageConfig};
 
 /// Everything a scheduler needs; see the crate README.
 #[derive(Clone, Debug)]
@@ -17,6 +17,10 @@ pub struct Config {
     pub lease: Duration,
     /// Ops endpoints.
     pub ops_addr: SocketAddr,
+    /// Retention: each table's maximum age (`None`: kept forever).
+    pub retention: Vec<(RetainedTable, Option<Duration>)>,
+    /// How often each retention purge runs.
+    pub retention_every: Duration,
     /// PostgreSQL.
     pub storage: StorageConfig,
     /// NATS and JetStream.
@@ -50,6 +54,25 @@ impl Config {
                 ([127, 0, 0, 1], 9104).into(),
                 "a socket address like 127.0.0.1:9104",
             )?,
+            retention: RetainedTable::ALL
+                .iter()
+                .map(|(table, name, default)| {
+                    let variable = format!("AEGIS_RETENTION_{}", name.to_ascii_uppercase());
+                    let age = env.parse_with(&variable, Some(*default), |v| {
+                        if v == "forever" {
+                            return Ok(None);
+                        }
+                        Env::from_pairs([("AGE", v)])
+                            .duration("AGE", Duration::ZERO)
+                            .ok()
+                            .filter(|d| !d.is_zero())
+                            .map(Some)
+                            .ok_or_else(|| "a duration like 90d, or forever".to_owned())
+                    })?;
+                    Ok((*table, age))
+                })
+                .collect::<Result<_, ConfigError>>()?,
+            retention_every: env.duration("AEGIS_RETENTION_EVERY", Duration::from_secs(3600))?,
             storage: StorageConfig::from_env(env)?,
             nats,
         })
@@ -71,5 +94,32 @@ mod tests {
             "{err}"
         );
         assert!(Config::from_env(&Env::default()).is_ok());
+    }
+
+    #[test]
+    fn retention_ages_are_configurable_and_checked() {
+        let env = Env::from_pairs([
+            ("AEGIS_RETENTION_COMMAND_USAGE", "30d"),
+            ("AEGIS_RETENTION_FINISHED_TIMERS", "forever"),
+        ]);
+        let config = Config::from_env(&env).expect("valid");
+        let age = |name: &str| {
+            config
+                .retention
+                .iter()
+                .find(|(t, _)| t.name() == name)
+                .and_then(|(_, a)| *a)
+        };
+        assert_eq!(
+            age("command_usage"),
+            Some(std::time::Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(age("finished_timers"), None);
+        let bad = Env::from_pairs([("AEGIS_RETENTION_COMMAND_USAGE", "a while")]);
+        let err = Config::from_env(&bad).expect_err("invalid age");
+        assert!(
+            err.to_string().starts_with("AEGIS_RETENTION_COMMAND_USAGE"),
+            "{err}"
+        );
     }
 }

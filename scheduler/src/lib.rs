@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aegis_protocol::{Envelope, Job, PROTOCOL_VERSION, Subjects, headers};
 use aegis_service::{CancellationToken, NatsError, OpsServer, Readiness, service_registry};
-use aegis_storage::{Database, DueTimer, StorageError, Timers};
+use aegis_storage::{Database, DueTimer, NewTimer, StorageError, Timers};
 use async_nats::jetstream;
 use tokio::task::JoinHandle;
 
@@ -91,8 +91,10 @@ impl Scheduler {
             addr: config.ops_addr,
             source,
         })?;
+        let timers = Timers::new(database.pool().clone());
+        ensure_retention(&timers, &config).await?;
         let dispatcher = Dispatcher {
-            timers: Timers::new(database.pool().clone()),
+            timers,
             js,
             subjects: config.nats.topology.subjects(),
             metrics,
@@ -127,6 +129,31 @@ impl Scheduler {
         self.ops_shutdown.cancel();
         self.ops.stopped().await;
     }
+}
+
+/// Sets up the recurring retention purges (one timer per table, first run now; the worker that
+/// runs one sets the next). Tables kept forever get none; a pending one is cancelled.
+async fn ensure_retention(timers: &Timers, config: &Config) -> Result<(), StorageError> {
+    for (table, age) in &config.retention {
+        let key = format!("retention:{}", table.name());
+        let Some(age) = age else {
+            timers.cancel(&key).await?;
+            continue;
+        };
+        let timer = NewTimer {
+            kind: "retention".to_owned(),
+            guild_id: None,
+            payload: serde_json::json!({
+                "table": table.name(),
+                "max_age_secs": age.as_secs(),
+                "every_secs": config.retention_every.as_secs(),
+            }),
+            due_at: SystemTime::now(),
+            dedupe_key: key,
+        };
+        timers.ensure(&timer).await?;
+    }
+    Ok(())
 }
 
 /// Runs a scheduler until `shutdown` is cancelled.

@@ -52,6 +52,8 @@ impl Setup {
             claim_batch: 200,
             lease,
             ops_addr: ([127, 0, 0, 1], 0).into(),
+            retention: Vec::new(),
+            retention_every: Duration::from_secs(3600),
             storage: StorageConfig {
                 database_url: self.db.url.clone(),
                 pool_size: 4,

@@ -154,7 +154,8 @@ pub struct Case {
     pub created_at: SystemTime,
     /// When a temporary action ends.
     pub expires_at: Option<SystemTime>,
-    /// Whether a temporary action is still in force.
+    /// Whether the case is in force: a warning that still counts, a ban not lifted, a temporary
+    /// action not ended. New cases are active.
     pub active: bool,
     /// Hidden from `/cases` listings.
     pub hidden: bool,
@@ -249,8 +250,8 @@ impl Cases {
         let inserted = tx
             .query_opt(
                 &format!(
-                    "INSERT INTO cases (guild_id, case_number, kind, target_id, moderator_id, reason, source, expires_at, active, dedupe_key)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                    "INSERT INTO cases (guild_id, case_number, kind, target_id, moderator_id, reason, source, expires_at, dedupe_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                      ON CONFLICT (guild_id, dedupe_key) DO NOTHING
                      RETURNING {COLUMNS}"
                 ),
@@ -263,7 +264,6 @@ impl Cases {
                     &case.reason,
                     &case.source.as_str(),
                     &case.expires_at,
-                    &case.expires_at.is_some(),
                     &case.dedupe_key,
                 ],
             )
@@ -387,6 +387,21 @@ impl Cases {
     pub async fn delete(&self, guild_id: u64, number: i32) -> Result<bool, StorageError> {
         self.update(guild_id, number, "deleted_at = now(), active = false", None)
             .await
+    }
+
+    /// Ends a warning's effect (it stops counting) when the guild's expiry passes; `false` if
+    /// the case is gone or not a warning. Runs in the caller's transaction.
+    pub async fn expire_warning(
+        client: &impl tokio_postgres::GenericClient,
+        case_id: i64,
+    ) -> Result<bool, StorageError> {
+        let updated = client
+            .execute(
+                "UPDATE cases SET active = false WHERE id = $1 AND kind = 'warn' AND active",
+                &[&case_id],
+            )
+            .await?;
+        Ok(updated == 1)
     }
 
     /// Adds a note to a case; `false` if there is no such case.

@@ -17,6 +17,7 @@ mod config;
 mod database;
 mod error;
 mod interactions;
+mod retention;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -27,5 +28,6 @@ pub use config::StorageConfig;
 pub use database::{Database, Pool, migrate};
 pub use error::StorageError;
 pub use interactions::claim_interaction;
+pub use retention::RetainedTable;
 pub use settings::{GuildSettings, Settings, SettingsError};
 pub use timers::{DueTimer, NewTimer, Timers};

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use tokio_postgres::Row;
+use tokio_postgres::{GenericClient, Row};
 
 use crate::{Pool, StorageError};
 
@@ -136,6 +136,56 @@ impl Timers {
         conn.execute(
             "UPDATE scheduled_actions SET status = 'dispatched', lease_until = NULL WHERE id = ANY($1) AND status = 'pending'",
             &[&ids],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Completes a fired timer inside the transaction of its effect: `false` if it was cancelled
+    /// or already completed, in which case the caller rolls back and does nothing.
+    pub async fn complete(client: &impl GenericClient, id: i64) -> Result<bool, StorageError> {
+        let updated = client
+            .execute(
+                "UPDATE scheduled_actions SET status = 'done', lease_until = NULL
+                 WHERE id = $1 AND status IN ('pending', 'dispatched')",
+                &[&id],
+            )
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// Records a timer given up after its last attempt.
+    pub async fn mark_dead(&self, id: i64, error: &str) -> Result<(), StorageError> {
+        let conn = self.pool.get().await?;
+        conn.execute(
+            "UPDATE scheduled_actions SET status = 'dead', last_error = $2 WHERE id = $1 AND status <> 'done'",
+            &[&id, &error],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a recurring timer at start-up: inserted if its key is new; if one is pending, its
+    /// payload is refreshed (a changed configuration) and its due time kept.
+    pub async fn ensure(&self, timer: &NewTimer) -> Result<(), StorageError> {
+        let guild = timer
+            .guild_id
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| StorageError::Corrupt("guild id out of range".into()))?;
+        let conn = self.pool.get().await?;
+        conn.execute(
+            "INSERT INTO scheduled_actions (kind, guild_id, payload, due_at, dedupe_key)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (dedupe_key) DO UPDATE SET payload = EXCLUDED.payload
+             WHERE scheduled_actions.status = 'pending'",
+            &[
+                &timer.kind,
+                &guild,
+                &timer.payload,
+                &timer.due_at,
+                &timer.dedupe_key,
+            ],
         )
         .await?;
         Ok(())

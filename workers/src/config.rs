@@ -11,8 +11,8 @@ use aegis_storage::StorageConfig;
 pub struct Config {
     /// The bot's user id: native moderation done by the bot itself is already a case.
     pub bot_user_id: u64,
-    /// Interactions handled at once by this worker.
-    pub interaction_concurrency: usize,
+    /// Interactions and jobs handled at once by this worker.
+    pub concurrency: usize,
     /// Deliveries of one message before it goes to the dead letters.
     pub max_deliveries: u64,
     /// How long a partition lease lasts without renewal (a dead worker's partitions move after it).
@@ -37,7 +37,7 @@ impl Config {
                     _ => return Err(ConfigError::invalid("AEGIS_BOT_USER_ID", &raw, expected)),
                 }
             },
-            interaction_concurrency: env.parse_with("AEGIS_WORKER_CONCURRENCY", 64, |v| match v
+            concurrency: env.parse_with("AEGIS_WORKER_CONCURRENCY", 64, |v| match v
                 .parse::<usize>(
             ) {
                 Ok(n @ 1..=10_000) => Ok(n),

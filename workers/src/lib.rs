@@ -21,12 +21,12 @@ mod metrics;
 use std::sync::Arc;
 
 use aegis_service::{CancellationToken, NatsError, OpsServer, Readiness, service_registry};
-use aegis_storage::{Cases, Database, StorageError};
+use aegis_storage::{Cases, Database, StorageError, Timers};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
 
-use consume::{Leases, PartitionContext, supervise_partitions};
+use consume::{ConsumeContext, Leases, consume_jobs, supervise_partitions};
 use handlers::Handlers;
 use metrics::Metrics;
 
@@ -66,7 +66,7 @@ pub struct Worker {
     ops_shutdown: CancellationToken,
     shutdown: CancellationToken,
     partitions: JoinHandle<()>,
-    context: Arc<PartitionContext>,
+    context: Arc<ConsumeContext>,
 }
 
 impl Worker {
@@ -112,11 +112,13 @@ impl Worker {
             topology.partitions.get(),
             config.lease_ttl,
         );
-        let context = Arc::new(PartitionContext {
+        let context = Arc::new(ConsumeContext {
             js,
             topology,
             handlers: Handlers {
+                pool: database.pool().clone(),
                 cases: Cases::new(database.pool().clone()),
+                timers: Timers::new(database.pool().clone()),
                 bot_user_id: config.bot_user_id,
             },
             metrics,
@@ -124,13 +126,22 @@ impl Worker {
             held: std::sync::Mutex::default(),
         });
         tracing::info!(worker_id, "worker started");
-        let partitions = tokio::spawn(supervise_partitions(
+        let supervisor = supervise_partitions(
             Arc::clone(&context),
             leases,
             config.lease_ttl,
             readiness,
             shutdown.clone(),
-        ));
+        );
+        let jobs = consume_jobs(
+            Arc::clone(&context),
+            config.concurrency,
+            shutdown.clone(),
+        );
+        // One task, so aborting it (a crash, in tests) stops both at once.
+        let partitions = tokio::spawn(async move {
+            tokio::join!(supervisor, jobs);
+        });
         Ok(Self {
             ops,
             ops_shutdown,

@@ -101,7 +101,7 @@ impl Pipeline {
     async fn worker(&self) -> Worker {
         let config = Config {
             bot_user_id: self.sim.world().bot.id,
-            interaction_concurrency: 8,
+            concurrency: 8,
             max_deliveries: 3,
             lease_ttl: Duration::from_millis(1_500),
             ops_addr: ([127, 0, 0, 1], 0).into(),

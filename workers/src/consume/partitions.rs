@@ -6,18 +6,18 @@ use std::time::Duration;
 
 use aegis_protocol::{Envelope, GatewayEvent, Topology};
 use aegis_service::{CancellationToken, Readiness};
-use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
+use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures_util::StreamExt;
 use tokio::task::JoinSet;
 
 use super::Leases;
-use super::dead_letter::dead_letter;
+use super::settle::{Settle, Settled};
 use crate::handlers::{HandlerError, Handlers};
-use crate::metrics::{Metrics, OutcomeLabels};
+use crate::metrics::Metrics;
 
-/// What every partition task shares.
+/// What every consuming task shares.
 #[derive(Debug)]
-pub(crate) struct PartitionContext {
+pub(crate) struct ConsumeContext {
     pub(crate) js: jetstream::Context,
     pub(crate) topology: Topology,
     pub(crate) handlers: Handlers,
@@ -30,7 +30,7 @@ pub(crate) struct PartitionContext {
 /// Keeps this worker's share of partitions: rebalances the leases every third of their life and
 /// starts or stops one consuming task per held partition.
 pub(crate) async fn supervise_partitions(
-    context: Arc<PartitionContext>,
+    context: Arc<ConsumeContext>,
     mut leases: Leases,
     lease_ttl: Duration,
     readiness: Readiness,
@@ -91,11 +91,7 @@ pub(crate) async fn supervise_partitions(
 }
 
 /// Consumes one partition until `stop`: fetch one event, handle it, ack it, next.
-async fn consume_partition(
-    context: Arc<PartitionContext>,
-    partition: u16,
-    stop: CancellationToken,
-) {
+async fn consume_partition(context: Arc<ConsumeContext>, partition: u16, stop: CancellationToken) {
     let name = Topology::partition_consumer(partition);
     let consumer: PullConsumer = loop {
         let found = async {
@@ -140,90 +136,24 @@ async fn consume_partition(
     }
 }
 
-async fn process(context: &PartitionContext, partition: u16, message: jetstream::Message) {
-    let deliveries = message
-        .info()
-        .map_or(1, |info| u64::try_from(info.delivered).unwrap_or(1));
+async fn process(context: &ConsumeContext, partition: u16, message: jetstream::Message) {
     let outcome = match GatewayEvent::decode(&message.payload) {
         Ok(event) => context.handlers.guild_event(&event).await,
         Err(err) => Err(HandlerError::Permanent(err.to_string())),
     };
-    let label = |outcome: &'static str| OutcomeLabels {
-        source: "events",
-        outcome,
-    };
-    match outcome {
-        Ok(()) => {
-            context.metrics.handled.get_or_create(&label("ok")).inc();
-            // Wait for the server to confirm the ack before the next fetch, so the partition's
-            // single in-flight slot is free and nothing is redelivered behind our back.
-            if let Err(err) = message.double_ack().await {
-                tracing::warn!(partition, error = %err, "ack not confirmed; the event may be handled again (idempotent)");
-            }
-        }
-        Err(err @ HandlerError::Permanent(_)) => {
-            give_up(context, partition, &message, deliveries, &err.to_string()).await
-        }
-        Err(err) if deliveries >= context.max_deliveries => {
-            give_up(context, partition, &message, deliveries, &err.to_string()).await
-        }
-        Err(err) => {
-            context
-                .metrics
-                .handled
-                .get_or_create(&label("retried"))
-                .inc();
-            let delay = Duration::from_millis(
-                200 * 2_u64.pow(u32::try_from(deliveries.min(6)).unwrap_or(6)),
-            );
-            tracing::warn!(partition, deliveries, error = %err, ?delay, "event failed; retrying in order");
-            if let Err(err) = message.ack_with(AckKind::Nak(Some(delay))).await {
-                tracing::debug!(partition, error = %err, "nak failed; redelivered after ack_wait");
-            }
-        }
-    }
-}
-
-async fn give_up(
-    context: &PartitionContext,
-    partition: u16,
-    message: &jetstream::Message,
-    deliveries: u64,
-    error: &str,
-) {
     let subjects = context.topology.subjects();
-    let subject = message.subject.as_str();
-    match dead_letter(
-        &context.js,
-        &subjects,
-        "events",
-        subject,
-        deliveries,
-        error,
-        message.payload.clone(),
-    )
-    .await
-    {
-        Ok(()) => {
-            tracing::error!(partition, deliveries, error, subject, "event dead-lettered");
-            context
-                .metrics
-                .handled
-                .get_or_create(&OutcomeLabels {
-                    source: "events",
-                    outcome: "dead_lettered",
-                })
-                .inc();
-            if let Err(err) = message.ack_with(AckKind::Term).await {
-                tracing::warn!(partition, error = %err, "cannot terminate a dead-lettered event");
-            }
-        }
-        Err(err) => {
-            // Not stored anywhere yet: keep it in the stream and try again later.
-            tracing::warn!(partition, error = %err, "cannot dead-letter; retrying the event");
-            let _ = message
-                .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
-                .await;
-        }
+    let settle = Settle {
+        js: &context.js,
+        subjects: &subjects,
+        metrics: &context.metrics,
+        source: "events",
+        max_deliveries: context.max_deliveries,
+    };
+    if let Settled::GaveUp(error) = settle.settle(&message, outcome).await {
+        tracing::debug!(
+            partition,
+            error,
+            "partition moves past a dead-lettered event"
+        );
     }
 }

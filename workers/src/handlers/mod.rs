@@ -1,9 +1,10 @@
 //! What workers do with each message.
 
+mod jobs;
 mod native;
 
 use aegis_protocol::GatewayEvent;
-use aegis_storage::{Cases, StorageError};
+use aegis_storage::{Cases, Pool, StorageError, Timers};
 
 /// Why handling a message failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +29,9 @@ impl From<StorageError> for HandlerError {
 /// Shared state of the handlers.
 #[derive(Clone, Debug)]
 pub(crate) struct Handlers {
+    pub(crate) pool: Pool,
     pub(crate) cases: Cases,
+    pub(crate) timers: Timers,
     pub(crate) bot_user_id: u64,
 }
 

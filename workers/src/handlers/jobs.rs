@@ -1,0 +1,105 @@
+//! Executing the scheduler's jobs. Each runs in one transaction with the completion of its timer,
+//! so a job delivered twice, or whose timer was cancelled, has no second effect.
+
+use std::time::{Duration, SystemTime};
+
+use aegis_protocol::Job;
+use aegis_storage::{Cases, NewTimer, RetainedTable, Timers};
+use serde::Deserialize;
+
+use super::{HandlerError, Handlers};
+
+/// `warn_expiry`: a warning stops counting.
+#[derive(Deserialize)]
+struct WarnExpiry {
+    case_id: i64,
+}
+
+/// `retention`: delete a table's rows past their age, then set the next run.
+#[derive(Deserialize)]
+struct Retention {
+    table: String,
+    max_age_secs: u64,
+    every_secs: u64,
+}
+
+impl Handlers {
+    /// Runs one job.
+    pub(crate) async fn job(&self, job: &Job) -> Result<(), HandlerError> {
+        let timer_id: i64 = job.id.parse().map_err(|_| {
+            HandlerError::Permanent(format!("job id {:?} is not a timer id", job.id))
+        })?;
+        let body: serde_json::Value = job
+            .body()
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let tx = conn
+            .transaction()
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        if !Timers::complete(&tx, timer_id).await? {
+            tracing::debug!(
+                timer_id,
+                kind = job.kind,
+                "timer cancelled or already done; nothing to do"
+            );
+            return Ok(());
+        }
+        let mut next = None;
+        match job.kind.as_str() {
+            "warn_expiry" => {
+                let body: WarnExpiry = parse(body)?;
+                Cases::expire_warning(&tx, body.case_id).await?;
+            }
+            "retention" => {
+                let body: Retention = parse(body)?;
+                let table = RetainedTable::parse(&body.table).ok_or_else(|| {
+                    HandlerError::Permanent(format!("no retention for table {:?}", body.table))
+                })?;
+                let deleted = table
+                    .purge(&tx, Duration::from_secs(body.max_age_secs))
+                    .await?;
+                tracing::info!(table = table.name(), deleted, "retention purge");
+                next = Some((table, body));
+            }
+            other => {
+                return Err(HandlerError::Permanent(format!(
+                    "unknown job kind {other:?}"
+                )));
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        if let Some((table, body)) = next {
+            // The next run of a recurring job: the same timer, moved on (idempotent on its key).
+            let timer = NewTimer {
+                kind: job.kind.clone(),
+                guild_id: None,
+                payload: serde_json::json!({ "table": body.table, "max_age_secs": body.max_age_secs, "every_secs": body.every_secs }),
+                due_at: SystemTime::now() + Duration::from_secs(body.every_secs.max(60)),
+                dedupe_key: format!("retention:{}", table.name()),
+            };
+            self.timers.schedule(&timer).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a job given up after its last attempt on its timer.
+    pub(crate) async fn job_given_up(&self, job: &Job, error: &str) {
+        let Ok(timer_id) = job.id.parse::<i64>() else {
+            return;
+        };
+        if let Err(err) = self.timers.mark_dead(timer_id, error).await {
+            tracing::warn!(timer_id, error = %err, "cannot mark the timer dead");
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, HandlerError> {
+    serde_json::from_value(body).map_err(|e| HandlerError::Permanent(format!("job body: {e}")))
+}
