@@ -1,0 +1,172 @@
+//! The handle tests use to drive a running simulator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::counters::CountersSnapshot;
+use crate::gateway::{SessionInfo, ShardAction};
+use crate::state::Shared;
+use crate::world::World;
+
+/// A running simulator. Dropping it does not stop the server; call [`SimHandle::shutdown`].
+#[derive(Debug)]
+pub struct SimHandle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) task: JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// Base URL of the HTTP API, e.g. `http://127.0.0.1:41234` (REST lives under `/api/v10`).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// Base URL of the gateway, e.g. `ws://127.0.0.1:41234` (what `/gateway/bot` returns).
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}", self.shared.addr)
+    }
+
+    /// The bot token the simulator accepts.
+    pub fn token(&self) -> &str {
+        &self.shared.config.token
+    }
+
+    /// A snapshot of the world.
+    pub fn world(&self) -> World {
+        self.shared.world_read().clone()
+    }
+
+    /// Runs `f` with mutable access to the world (no events are emitted for the change).
+    pub fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        f(&mut self.shared.world_write())
+    }
+
+    /// Replaces the world (e.g. with a scenario).
+    pub fn set_world(&self, world: World) {
+        self.shared.set_world(world);
+    }
+
+    /// Replaces the world with a freshly seeded one.
+    pub fn reset_world(&self, seed: u64, guilds: u32, members: u32) {
+        self.shared.set_world(World::seeded(seed, guilds, members));
+    }
+
+    /// Dispatches `event` with `data` as `d` to every session that should receive it: by the
+    /// sharding formula when `guild_id` is given (shard 0 otherwise) and by intents. Returns the
+    /// number of sessions it was sequenced on.
+    pub fn dispatch(&self, event: &str, guild_id: Option<u64>, data: &Value) -> usize {
+        self.shared.dispatch(event, guild_id, data)
+    }
+
+    /// Applies `action` to every session of `shard_id`; returns how many connections got it.
+    pub fn shard_action(&self, shard_id: u32, action: &ShardAction) -> usize {
+        self.shared.gateway.act(shard_id, action)
+    }
+
+    /// Sends op 7 Reconnect to `shard_id`.
+    pub fn reconnect(&self, shard_id: u32) -> usize {
+        self.shard_action(shard_id, &ShardAction::Reconnect)
+    }
+
+    /// Sends op 9 Invalid Session with `resumable` as `d` to `shard_id`.
+    pub fn invalidate_session(&self, shard_id: u32, resumable: bool) -> usize {
+        self.shard_action(shard_id, &ShardAction::InvalidSession(resumable))
+    }
+
+    /// Closes `shard_id`'s connections with close code `code`.
+    pub fn close(&self, shard_id: u32, code: u16) -> usize {
+        self.shard_action(shard_id, &ShardAction::Close(code))
+    }
+
+    /// Drops `shard_id`'s TCP connections without a close frame.
+    pub fn drop_connection(&self, shard_id: u32) -> usize {
+        self.shard_action(shard_id, &ShardAction::DropConnection)
+    }
+
+    /// Sends op 1, requesting an immediate heartbeat from `shard_id`.
+    pub fn request_heartbeat(&self, shard_id: u32) -> usize {
+        self.shard_action(shard_id, &ShardAction::RequestHeartbeat)
+    }
+
+    /// Live sessions.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.shared.gateway.sessions()
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> CountersSnapshot {
+        self.shared.counters.snapshot()
+    }
+
+    /// Injects an interaction (`kind` 2 slash command, 3 component, 4 autocomplete, 5 modal
+    /// submit) by `user_id` in `channel_id` with `data` as its `data`, dispatching
+    /// INTERACTION_CREATE. Returns `(interaction id, token)`.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message when the type, channel or user is unknown.
+    pub fn inject_interaction(
+        &self,
+        kind: u8,
+        channel_id: u64,
+        user_id: u64,
+        data: Value,
+    ) -> Result<(u64, String), String> {
+        let (id, token, guild_id, payload) =
+            crate::rest::interactions::inject(&self.shared, kind, channel_id, user_id, data)?;
+        self.shared
+            .dispatch("INTERACTION_CREATE", guild_id, &payload);
+        Ok((id, token))
+    }
+
+    /// What the bot did with an injected interaction (callback, original, follow-ups).
+    pub fn interaction(&self, id: u64) -> Option<crate::rest::InteractionLog> {
+        self.shared.interactions.log(id)
+    }
+
+    /// The REST call log, oldest first.
+    pub fn rest_calls(&self) -> Vec<crate::rest::RestCall> {
+        self.shared
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the rate-limit settings and clears every bucket.
+    pub fn set_ratelimits(&self, config: crate::rest::RateLimitConfig) {
+        self.shared.ratelimits.set_config(config);
+    }
+
+    /// Answers every request on a top-level resource (`channels/{id}`, `guilds/{id}`,
+    /// `webhooks/{id}/{token}`) with a shared-scope 429 for `duration`.
+    pub fn limit_resource(&self, resource: &str, duration: std::time::Duration) {
+        self.shared.ratelimits.limit_resource(resource, duration);
+    }
+
+    /// Starts the load generator; await the handle for its report.
+    pub fn load(&self, spec: crate::LoadSpec) -> JoinHandle<crate::LoadReport> {
+        tokio::spawn(crate::load::run(Arc::clone(&self.shared), spec))
+    }
+
+    /// Stops the server and closes every connection.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`crate::Error::Task`] if the server task panicked.
+    pub async fn shutdown(self) -> Result<(), crate::Error> {
+        self.shared.shutdown.cancel();
+        self.task.await?;
+        Ok(())
+    }
+}
