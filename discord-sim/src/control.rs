@@ -96,6 +96,11 @@ impl SimHandle {
         self.shard_action(shard_id, &ShardAction::RequestHeartbeat)
     }
 
+    /// Makes `shard_id`'s connections zombies: silent, no heartbeat ACKs, TCP left open.
+    pub fn freeze(&self, shard_id: u32) -> usize {
+        self.shard_action(shard_id, &ShardAction::Freeze)
+    }
+
     /// Live sessions.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.shared.gateway.sessions()

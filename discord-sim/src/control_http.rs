@@ -171,6 +171,7 @@ pub(crate) async fn handle(
                 },
                 "drop" => ShardAction::DropConnection,
                 "heartbeat" => ShardAction::RequestHeartbeat,
+                "freeze" => ShardAction::Freeze,
                 _ => return json_error(StatusCode::NOT_FOUND, 0, "unknown shard action"),
             };
             let connections = shared.gateway.act(shard, &action);

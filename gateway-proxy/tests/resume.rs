@@ -167,3 +167,32 @@ async fn every_transport_compression_delivers_every_event() {
         sim.shutdown().await.expect("simulator stops");
     }
 }
+
+#[tokio::test]
+async fn a_zombied_connection_is_detected_and_resumed() {
+    let sim = discord_sim::start(sim_config(1, 1))
+        .await
+        .expect("simulator starts");
+    let ns = unique("zmb");
+    let config = proxy_config(&sim, &ns);
+    let js = jetstream().await;
+    let proxy = start_proxy(config.clone()).await;
+    wait_ready(&proxy, Duration::from_secs(10)).await;
+    // Discord's side goes silent: no dispatches, no heartbeat ACKs, the socket stays open.
+    assert_eq!(sim.freeze(0), 1);
+    dispatch_messages(&sim, first_guild(&sim), 25);
+    wait_for(
+        "a zombie reconnect and resume",
+        Duration::from_secs(10),
+        || async {
+            let shard = &proxy.shards()[0];
+            sim.counters().resumes >= 1 && shard.state == ShardState::Ready && shard.reconnects >= 1
+        },
+    )
+    .await;
+    assert_eq!(proxy.shards()[0].last_error.as_deref(), Some("zombie"));
+    assert_every_seq_once(&js, &config.nats.topology, &sim, 0).await;
+    proxy.stop().await;
+    cleanup(&js, &config).await;
+    sim.shutdown().await.expect("simulator stops");
+}

@@ -44,6 +44,8 @@ struct Conn<S> {
     session: Option<Arc<Session>>,
     payloads: VecDeque<Instant>,
     deadline: tokio::time::Instant,
+    /// Set by [`Outbound::Freeze`]: the connection is a zombie.
+    frozen: bool,
 }
 
 /// Serves one upgraded gateway connection until it ends. `version_ok` is false when the URL
@@ -75,6 +77,7 @@ pub(crate) async fn serve<S>(
         session: None,
         payloads: VecDeque::new(),
         deadline,
+        frozen: false,
     };
     let end = if version_ok {
         conn.run(rx).await
@@ -113,7 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         return end;
                     }
                 }
-                () = sleep_until(self.deadline) => {
+                () = sleep_until(self.deadline), if !self.frozen => {
                     Counters::bump(&self.shared.counters.heartbeat_misses);
                     tracing::debug!(conn = self.id, "client missed its heartbeat, dropping");
                     return End::Drop;
@@ -149,6 +152,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let mut batch = 0;
         while let Some(out) = next.take() {
             match out {
+                // A frozen connection delivers nothing; the session keeps every dispatch for
+                // RESUME, as Discord does.
+                Outbound::Text(_) if self.frozen => {}
+                Outbound::Freeze => self.frozen = true,
                 Outbound::Text(text) => {
                     if self.feed(text).await.is_err() {
                         return Some(End::ClientGone(None));
@@ -169,6 +176,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     async fn inbound(&mut self, msg: Message) -> Option<End> {
+        if self.frozen && !matches!(msg, Message::Close(_)) {
+            return None;
+        }
         let text = match msg {
             Message::Text(t) => t,
             Message::Binary(_) => {

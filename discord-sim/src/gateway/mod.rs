@@ -34,6 +34,9 @@ pub enum ShardAction {
     DropConnection,
     /// Send op 1, asking for an immediate heartbeat.
     RequestHeartbeat,
+    /// Go silent (a zombied connection): no more dispatches, heartbeat ACKs or answers; the TCP
+    /// connection stays open and the session stays resumable.
+    Freeze,
 }
 
 /// A session as the control API reports it.
@@ -278,6 +281,7 @@ impl Gateway {
                 ShardAction::RequestHeartbeat => {
                     Outbound::Text(r#"{"op":1,"d":null,"s":null,"t":null}"#.into())
                 }
+                ShardAction::Freeze => Outbound::Freeze,
             };
             if s.send_raw(out) {
                 hit += 1;

@@ -16,6 +16,9 @@ pub(crate) enum Outbound {
     Close(u16, String),
     /// Close the TCP connection without a close frame.
     Drop,
+    /// Go silent, as a zombied Discord connection does: send nothing more, ACK no heartbeat,
+    /// answer nothing, but keep the TCP connection and the session (so it can be resumed).
+    Freeze,
 }
 
 /// The connection currently carrying a session.
