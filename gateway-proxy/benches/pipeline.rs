@@ -198,6 +198,35 @@ async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: us
     rate
 }
 
+/// Publish -> ack latency of JetStream itself at a paced rate (p50, p99 in ms), the floor under
+/// the proxy's figure.
+async fn jetstream_latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> (f64, f64) {
+    let ns = unique("jlat");
+    let topology = topology(&ns);
+    provision(js, &topology).await.unwrap();
+    let subject = topology.subjects().guild_event(0, "MESSAGE_CREATE");
+    let body = Bytes::from(vec![b'x'; 1_000]);
+    let start = tokio::time::Instant::now();
+    let mut acks = Vec::new();
+    for i in 0..per_sec * seconds {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / per_sec as f64)).await;
+        let sent = Instant::now();
+        let ack = js.publish(subject.clone(), body.clone()).await.unwrap();
+        acks.push(tokio::spawn(async move {
+            ack.await.unwrap();
+            sent.elapsed().as_secs_f64() * 1e3
+        }));
+    }
+    let mut ms = Vec::with_capacity(acks.len());
+    for ack in acks {
+        ms.push(ack.await.unwrap());
+    }
+    ms.sort_by(f64::total_cmp);
+    delete_streams(js, &ns).await;
+    let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q) as usize];
+    (at(0.5), at(0.99))
+}
+
 async fn throughput(js: &jetstream::Context, events: u64, compression: &str) -> (f64, f64, u64) {
     let sim = discord_sim::start(discord_sim::Config {
         shards: 1,
@@ -326,6 +355,10 @@ async fn main() {
         );
     }
     for rate in [1_000, 5_000, 10_000] {
+        let (p50, p99) = jetstream_latency(&js, rate, 5).await;
+        println!(
+            "jetstream alone at {rate} msgs/s (publish -> ack): p50 {p50:.2} ms, p99 {p99:.2} ms"
+        );
         let (p50, p99) = latency(&js, rate, 5).await;
         println!(
             "added latency at {rate} events/s (read -> JetStream ack, histogram bucket bounds): p50 <= {:.2} ms, p99 <= {:.2} ms",
