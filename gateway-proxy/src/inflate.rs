@@ -39,17 +39,21 @@ impl Inflater {
             Compression::Zlib => Self::Zlib {
                 context: Box::new(Decompress::new(true)),
                 pending: Vec::new(),
-                output: Vec::with_capacity(64 * 1024),
+                output: Vec::with_capacity(16 * 1024),
             },
             Compression::Zstd => Self::Zstd {
                 context: Box::new(DCtx::create()),
-                output: Vec::with_capacity(64 * 1024),
+                output: Vec::with_capacity(16 * 1024),
             },
         }
     }
 
     /// Feeds one binary WebSocket message; returns the JSON of a complete gateway message, or
     /// `None` when zlib-stream needs more frames.
+    /// Output buffers above this are shrunk back after a large message (a big GUILD_CREATE),
+    /// so an idle shard does not keep its largest message's worth of memory.
+    const KEEP_CAPACITY: usize = 256 * 1024;
+
     pub(crate) fn inflate<'a>(
         &'a mut self,
         frame: &'a [u8],
@@ -71,6 +75,7 @@ impl Inflater {
                     pending
                 };
                 output.clear();
+                output.shrink_to(Self::KEEP_CAPACITY);
                 let start = context.total_in();
                 let consumed = |context: &Decompress| {
                     usize::try_from(context.total_in() - start)
@@ -102,6 +107,7 @@ impl Inflater {
             }
             Self::Zstd { context, output } => {
                 output.clear();
+                output.shrink_to(Self::KEEP_CAPACITY);
                 let mut input = InBuffer::around(frame);
                 loop {
                     if output.capacity() - output.len() < 4096 {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use twilight_model::gateway::payload::outgoing::identify::{IdentifyInfo, IdentifyProperties};
 use twilight_model::gateway::payload::outgoing::{Heartbeat, Identify, Resume};
@@ -60,7 +61,13 @@ impl Shard {
             url.push_str("&compress=");
             url.push_str(compress);
         }
-        let connect = tokio_tungstenite::connect_async(url.as_str());
+        // Small socket buffers: a shard is idle most of the time, and tungstenite's 128 KiB
+        // defaults would dominate its memory. Payloads are flushed one by one anyway.
+        let socket_config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(0);
+        let connect =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(socket_config), true);
         let socket = tokio::select! {
             () = self.shared.shutdown.cancelled() => return Exit::Shutdown,
             connected = tokio::time::timeout(Duration::from_secs(30), connect) => match connected {
