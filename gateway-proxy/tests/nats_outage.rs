@@ -11,7 +11,10 @@ use support::*;
 use tokio::process::{Child, Command};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn nats_server(port: u16, store: &std::path::Path) -> Child {
@@ -26,9 +29,15 @@ fn nats_server(port: u16, store: &std::path::Path) -> Child {
 }
 
 async fn wait_port(port: u16) {
-    wait_for("nats-server to listen", Duration::from_secs(10), || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-    })
+    wait_for(
+        "nats-server to listen",
+        Duration::from_secs(10),
+        || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        },
+    )
     .await;
 }
 
@@ -40,11 +49,16 @@ async fn a_nats_restart_mid_stream_loses_nothing() {
     wait_port(port).await;
     let url = format!("nats://127.0.0.1:{port}");
 
-    let sim = discord_sim::start(sim_config(1, 1)).await.expect("simulator starts");
+    let sim = discord_sim::start(sim_config(1, 1))
+        .await
+        .expect("simulator starts");
     let ns = unique("out");
     let base = proxy_config(&sim, &ns);
     let config = aegis_gateway_proxy::Config {
-        nats: NatsConfig { url: url.clone(), ..base.nats.clone() },
+        nats: NatsConfig {
+            url: url.clone(),
+            ..base.nats.clone()
+        },
         publish_window: 64,
         ..base
     };
@@ -58,7 +72,10 @@ async fn a_nats_restart_mid_stream_loses_nothing() {
     nats.wait().await.expect("NATS stopped");
     dispatch_messages(&sim, guild, 300);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(proxy.shards()[0].backpressured, "the shard stops reading while NATS is down");
+    assert!(
+        proxy.shards()[0].backpressured,
+        "the shard stops reading while NATS is down"
+    );
 
     let mut nats = nats_server(port, &store);
     wait_port(port).await;

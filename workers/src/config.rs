@@ -37,11 +37,11 @@ impl Config {
                     _ => return Err(ConfigError::invalid("AEGIS_BOT_USER_ID", &raw, expected)),
                 }
             },
-            concurrency: env.parse_with("AEGIS_WORKER_CONCURRENCY", 64, |v| match v
-                .parse::<usize>(
-            ) {
-                Ok(n @ 1..=10_000) => Ok(n),
-                _ => Err("a number from 1 to 10000".to_owned()),
+            concurrency: env.parse_with("AEGIS_WORKER_CONCURRENCY", 64, |v| {
+                match v.parse::<usize>() {
+                    Ok(n @ 1..=10_000) => Ok(n),
+                    _ => Err("a number from 1 to 10000".to_owned()),
+                }
             })?,
             max_deliveries: env.parse_with("AEGIS_WORKER_MAX_DELIVERIES", 5, |v| {
                 match v.parse::<u64>() {

@@ -133,11 +133,7 @@ impl Worker {
             readiness,
             shutdown.clone(),
         );
-        let jobs = consume_jobs(
-            Arc::clone(&context),
-            config.concurrency,
-            shutdown.clone(),
-        );
+        let jobs = consume_jobs(Arc::clone(&context), config.concurrency, shutdown.clone());
         // One task, so aborting it (a crash, in tests) stops both at once.
         let partitions = tokio::spawn(async move {
             tokio::join!(supervisor, jobs);

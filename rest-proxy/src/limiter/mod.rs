@@ -1,0 +1,353 @@
+//! The rate limiter: per-bucket FIFO queues in front of a state store (memory or Redis).
+//!
+//! A request waits its turn in its route's FIFO queue (method, route template, top-level
+//! resource), resolves its bucket (`b:{hash}:{major}` once Discord's `X-RateLimit-Bucket` is known
+//! for the route, else the conservative `r:{route}` bucket, which lets one request out at a time
+//! until Discord answers), then asks the store for a reservation: the store checks the token's
+//! global pause, the bucket's remaining count and the token's rolling global window atomically,
+//! and consumes them together.
+
+mod memory;
+mod redis;
+mod scripts;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+pub(crate) use memory::MemoryStore;
+pub(crate) use redis::RedisStore;
+
+/// Longest sleep while a bucket waits on a response elsewhere (a probe, a window's first reply).
+pub(crate) const POLL: Duration = Duration::from_millis(20);
+/// How long a route answered without rate-limit headers is treated as having none.
+pub(crate) const UNLIMITED_FOR: Duration = Duration::from_secs(300);
+/// Seconds per slot of the invalid-request window.
+pub(crate) const INVALID_SLOT: u64 = 10;
+/// Slots in the invalid-request window (60 x 10 s = Discord's 10 minutes).
+pub(crate) const INVALID_SLOTS: u64 = 60;
+
+/// The current slot of the invalid-request window.
+pub(crate) fn invalid_slot() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / INVALID_SLOT)
+}
+
+/// What the store says about a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Send now; `probe` when the bucket is unknown and this request will teach it.
+    Go {
+        /// Whether this request is the bucket's probe.
+        probe: bool,
+        /// The bucket's window generation when reserved: a response from an older window says
+        /// nothing about the current one.
+        epoch: u64,
+    },
+    /// Known wait (bucket reset, global window, global pause).
+    Wait(Duration),
+    /// Waiting on a response still in flight: ask again after this.
+    Pending(Duration),
+    /// The route's bucket changed since it was resolved: resolve it again.
+    Stale,
+}
+
+/// What Discord's response says about the bucket a request was reserved on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// `X-RateLimit-Limit`, `-Remaining` and `-Reset-After`.
+    Headers {
+        /// Requests per window.
+        limit: u32,
+        /// Requests left in this window.
+        remaining: u32,
+        /// Time until the window resets.
+        reset_after: Duration,
+    },
+    /// A success without rate-limit headers: the route has no per-route limit.
+    Unlimited,
+    /// A 429 on this bucket (user or shared scope): nothing until `retry_after`.
+    Limited(Duration),
+    /// No usable answer (error, timeout): just give back the probe.
+    Release,
+}
+
+/// Where rate-limit state lives.
+#[derive(Debug)]
+pub(crate) enum Store {
+    /// In this process only (`AEGIS_REST_SINGLE_INSTANCE=true`).
+    Memory(MemoryStore),
+    /// Shared through Redis, with an in-memory fallback.
+    Redis(Box<RedisStore>),
+}
+
+/// A granted reservation, to be completed with Discord's answer.
+#[derive(Debug, Clone)]
+pub(crate) struct Permit {
+    /// The bucket the reservation was made on.
+    pub(crate) bucket: String,
+    /// Whether this request probes an unknown bucket.
+    pub(crate) probe: bool,
+    /// The bucket's window generation when reserved.
+    pub(crate) epoch: u64,
+    /// Whether the in-memory fallback granted it (Redis unreachable).
+    pub(crate) fallback: bool,
+    /// Time spent queued.
+    pub(crate) queued: Duration,
+}
+
+/// Why a request was not reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeadlineExceeded {
+    /// Time already waited.
+    pub(crate) waited: Duration,
+    /// The known wait still ahead, when known.
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// Queues and store.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    store: Store,
+    queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Requests in flight by token and top-level resource: when a response teaches a bucket
+    /// the request was not reserved on (first answer of a route, hash change), the others in
+    /// flight may count against that bucket too.
+    in_flight: Mutex<HashMap<String, u32>>,
+}
+
+impl Limiter {
+    /// A limiter over `store`.
+    pub(crate) fn new(store: Store) -> Self {
+        Self {
+            store,
+            queues: Mutex::default(),
+            in_flight: Mutex::default(),
+        }
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The bucket hash of `route_key` of `token` right now, and the bucket id it gives.
+    pub(crate) async fn bucket_of(
+        &self,
+        token: &str,
+        route_key: &str,
+        major: &str,
+    ) -> (Option<String>, String) {
+        let hash = match &self.store {
+            Store::Memory(m) => m.route_bucket(token, route_key),
+            Store::Redis(r) => r.route_bucket(token, route_key).await,
+        };
+        let bucket = match &hash {
+            Some(hash) => format!("b:{hash}:{major}"),
+            None => format!("r:{route_key}"),
+        };
+        (hash, bucket)
+    }
+
+    /// Waits for a reservation: FIFO in the bucket's queue, then until the store grants it.
+    /// Refuses when `deadline` passes or a known wait would end after it.
+    pub(crate) async fn acquire(
+        &self,
+        token: &str,
+        route_key: &str,
+        major: &str,
+        global: bool,
+        deadline: Instant,
+    ) -> Result<Permit, DeadlineExceeded> {
+        let start = Instant::now();
+        // One FIFO queue per route (method, template, top-level resource): requests of a route
+        // leave in arrival order whether or not its bucket is known yet; routes sharing a bucket
+        // meet in the store, which counts them together.
+        let queue_key = format!("{token}:{route_key}");
+        let queue = Arc::clone(
+            self.queues
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(queue_key.clone())
+                .or_default(),
+        );
+        let result = self
+            .wait_turn(&queue, token, route_key, major, global, start, deadline)
+            .await;
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        if Arc::strong_count(&queue) == 2 {
+            queues.remove(&queue_key);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn wait_turn(
+        &self,
+        queue: &tokio::sync::Mutex<()>,
+        token: &str,
+        route_key: &str,
+        major: &str,
+        global: bool,
+        start: Instant,
+        deadline: Instant,
+    ) -> Result<Permit, DeadlineExceeded> {
+        let exceeded = |retry_after| DeadlineExceeded {
+            waited: start.elapsed(),
+            retry_after,
+        };
+        let Ok(_turn) = tokio::time::timeout_at(deadline, queue.lock()).await else {
+            return Err(exceeded(None));
+        };
+        loop {
+            // Resolved again on every attempt: the bucket may be learned while this waits.
+            // The store reserves only if the route still maps to `hash` (atomically), so no
+            // request goes out on a bucket the route just left.
+            let (hash, bucket) = self.bucket_of(token, route_key, major).await;
+            let hash = hash.as_deref();
+            let (decision, fallback) = match &self.store {
+                Store::Memory(m) => (
+                    m.reserve(token, Some((route_key, hash)), &bucket, global),
+                    false,
+                ),
+                Store::Redis(r) => {
+                    let (d, by_redis) = r.reserve(token, route_key, hash, &bucket, global).await;
+                    (d, !by_redis)
+                }
+            };
+            let now = Instant::now();
+            match decision {
+                Decision::Go { probe, epoch } => {
+                    {
+                        *self
+                            .in_flight
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .entry(format!("{token}:{major}"))
+                            .or_default() += 1;
+                    }
+                    return Ok(Permit {
+                        bucket,
+                        probe,
+                        epoch,
+                        fallback,
+                        queued: now - start,
+                    });
+                }
+                Decision::Wait(wait) => {
+                    if now + wait > deadline {
+                        return Err(exceeded(Some(wait)));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Decision::Stale => {
+                    if let Store::Redis(r) = &self.store {
+                        r.forget_route(token, route_key);
+                    }
+                }
+                Decision::Pending(wait) => {
+                    if now + wait > deadline {
+                        tokio::time::sleep_until(deadline).await;
+                        return Err(exceeded(None));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Records Discord's answer to a request reserved with `permit`: `outcome` goes to the
+    /// bucket `learned` from `X-RateLimit-Bucket` (`route_key` moves to `hash` once that bucket's
+    /// state is written) or else the permit's own, whose probe is given back last. A count learned
+    /// for a bucket the request was not reserved on is lowered by the other requests in flight on
+    /// the same top-level resource, since they may count against it too. Returns whether the
+    /// route's bucket changed.
+    pub(crate) async fn finish(
+        &self,
+        token: &str,
+        major: &str,
+        permit: &Permit,
+        learned: Option<(&str, &str)>,
+        mut outcome: Outcome,
+    ) -> bool {
+        let target = learned.map_or_else(
+            || permit.bucket.clone(),
+            |(_, hash)| format!("b:{hash}:{major}"),
+        );
+        let key = format!("{token}:{major}");
+        let others = {
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let n = in_flight.get(&key).copied().unwrap_or(0).saturating_sub(1);
+            if n == 0 {
+                in_flight.remove(&key);
+            } else {
+                in_flight.insert(key, n);
+            }
+            n
+        };
+        let moved = target != permit.bucket;
+        if moved && let Outcome::Headers { remaining, .. } = &mut outcome {
+            *remaining = remaining.saturating_sub(others);
+        }
+        self.complete(token, &target, &outcome, permit).await;
+        let changed = match learned {
+            Some((route_key, hash)) => self.learn(token, route_key, hash).await,
+            None => false,
+        };
+        if moved {
+            self.complete(token, &permit.bucket, &Outcome::Release, permit)
+                .await;
+        }
+        changed
+    }
+
+    /// Records `outcome` on `bucket` for a request reserved with `permit`.
+    async fn complete(&self, token: &str, bucket: &str, outcome: &Outcome, permit: &Permit) {
+        let own = bucket == permit.bucket;
+        let probe = permit.probe && own;
+        let epoch = own.then_some(permit.epoch);
+        match (&self.store, permit.fallback) {
+            (Store::Memory(m), _) => m.complete(token, bucket, outcome, probe, epoch),
+            (Store::Redis(r), true) => r.fallback.complete(token, bucket, outcome, probe, epoch),
+            (Store::Redis(r), false) => r.complete(token, bucket, outcome, probe, epoch).await,
+        }
+    }
+
+    /// Learns that `route_key` belongs to bucket `hash`; returns whether that changed.
+    async fn learn(&self, token: &str, route_key: &str, hash: &str) -> bool {
+        match &self.store {
+            Store::Memory(m) => m.set_route_bucket(token, route_key, hash),
+            Store::Redis(r) => r.set_route_bucket(token, route_key, hash).await,
+        }
+    }
+
+    /// Pauses every globally limited request of `token`.
+    pub(crate) async fn pause(&self, token: &str, retry_after: Duration) {
+        match &self.store {
+            Store::Memory(m) => m.pause(token, retry_after),
+            Store::Redis(r) => r.pause(token, retry_after).await,
+        }
+    }
+
+    /// Counts an invalid request; returns the window's count.
+    pub(crate) async fn record_invalid(&self) -> u32 {
+        match &self.store {
+            Store::Memory(m) => m.record_invalid(),
+            Store::Redis(r) => r.record_invalid().await,
+        }
+    }
+
+    /// Invalid requests in the current 10-minute window.
+    pub(crate) async fn invalid_count(&self) -> u32 {
+        match &self.store {
+            Store::Memory(m) => m.invalid_count(),
+            Store::Redis(r) => r.invalid_count().await,
+        }
+    }
+}

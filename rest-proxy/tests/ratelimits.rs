@@ -1,0 +1,256 @@
+//! Rate limits against discord-sim: 50 concurrent clients on one bucket and on a mix, FIFO per
+//! bucket, learned and changed bucket hashes, several instances sharing Redis.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{
+    Http, RateLimitConfig, RouteLimit, channels, config, max_per_rolling_second, proxy, sim,
+    sim_429,
+};
+use hyper::Method;
+
+fn limits(routes: Vec<RouteLimit>) -> RateLimitConfig {
+    RateLimitConfig {
+        routes,
+        ..RateLimitConfig::default()
+    }
+}
+
+fn no_exemption(_: &str) -> bool {
+    false
+}
+
+#[tokio::test]
+async fn fifty_clients_on_one_bucket_stay_within_it_in_fifo_order() {
+    let sim = sim(|c| {
+        c.ratelimits = limits(vec![RouteLimit::new(
+            "POST channels/:major/messages",
+            10,
+            Duration::from_millis(500),
+            "onebucket",
+        )]);
+    })
+    .await;
+    let proxy = proxy(config(&sim)).await;
+    let http = Http::new(proxy.addr());
+    let channel = channels(&sim)[0];
+    let mut tasks = Vec::new();
+    for i in 0..50_u32 {
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post_message(channel, &format!("{i}")).await.status
+        }));
+        // Arrival order is the order the test checks.
+        common::pause(3).await;
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(sim_429(&sim, "user"), 0, "no per-route 429");
+    assert_eq!(sim_429(&sim, "global"), 0, "no global 429");
+    assert!(max_per_rolling_second(&sim, no_exemption) <= 50);
+    // FIFO: requests leave in arrival order; within one window up to `limit` are in flight
+    // together, so the simulator may see neighbours swapped, never further apart.
+    let order: Vec<i64> = sim
+        .rest_calls()
+        .iter()
+        .filter(|c| c.method == "POST")
+        .map(|c| c.body["content"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(order.len(), 50);
+    for (position, sent) in order.iter().enumerate() {
+        let position = i64::try_from(position).unwrap();
+        assert!(
+            (position - sent).abs() < 10,
+            "request {sent} reached Discord at position {position}: {order:?}"
+        );
+    }
+    proxy.shutdown().await;
+    sim.shutdown().await.unwrap();
+}
+
+/// 50 clients, each sending `per_client` requests over a mix of buckets, through `proxies`.
+async fn mixed_load(sim: &discord_sim::SimHandle, proxies: &[Http], per_client: usize) {
+    let channels = Arc::new(channels(sim));
+    let guilds: Arc<Vec<u64>> = Arc::new(sim.world().guilds.keys().copied().collect());
+    let mut tasks = Vec::new();
+    for client in 0..50 {
+        let http = proxies[client % proxies.len()].clone();
+        let channels = Arc::clone(&channels);
+        let guilds = Arc::clone(&guilds);
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per_client {
+                let channel = channels[(client + n) % channels.len()];
+                let guild = guilds[(client + n) % guilds.len()];
+                let reply = match (client + n) % 3 {
+                    0 => http.post_message(channel, "load").await,
+                    1 => {
+                        let path = format!("/api/v10/channels/{channel}/messages?limit=1");
+                        http.send(Method::GET, &path, None, &[]).await
+                    }
+                    _ => {
+                        let path = format!("/api/v10/guilds/{guild}/channels");
+                        http.send(Method::GET, &path, None, &[]).await
+                    }
+                };
+                assert_eq!(reply.status, 200, "{:?}", reply.body);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("client task");
+    }
+}
+
+#[tokio::test]
+async fn fifty_clients_on_mixed_buckets_never_trip_a_limit() {
+    let sim = sim(|c| {
+        c.ratelimits = limits(vec![RouteLimit::new(
+            "POST channels/:major/messages",
+            5,
+            Duration::from_secs(1),
+            "postbucket",
+        )]);
+    })
+    .await;
+    let proxy = proxy(config(&sim)).await;
+    mixed_load(&sim, &[Http::new(proxy.addr())], 3).await;
+    assert_eq!(sim_429(&sim, "user"), 0);
+    assert_eq!(sim_429(&sim, "global"), 0);
+    let peak = max_per_rolling_second(&sim, no_exemption);
+    assert!(peak <= 50, "{peak} requests in one second");
+    proxy.shutdown().await;
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_stay_within_the_limits_together() {
+    let sim = sim(|c| {
+        c.ratelimits = limits(vec![RouteLimit::new(
+            "POST channels/:major/messages",
+            5,
+            Duration::from_secs(1),
+            "postbucket",
+        )]);
+    })
+    .await;
+    let first = config(&sim);
+    let mut second = first.clone();
+    second.redis_prefix = first.redis_prefix.clone();
+    let a = proxy(first).await;
+    let b = proxy(second).await;
+    assert!(a.is_ready() && b.is_ready(), "both reach Redis");
+    mixed_load(&sim, &[Http::new(a.addr()), Http::new(b.addr())], 3).await;
+    assert_eq!(sim_429(&sim, "user"), 0);
+    assert_eq!(sim_429(&sim, "global"), 0);
+    let peak = max_per_rolling_second(&sim, no_exemption);
+    assert!(peak <= 50, "{peak} requests in one second");
+    a.shutdown().await;
+    b.shutdown().await;
+    sim.shutdown().await.unwrap();
+}
+
+/// `n` concurrent requests, alternately POST and GET on `channel`'s messages; all must succeed.
+async fn burst(http: &Http, sim: &discord_sim::SimHandle, channel: u64, n: usize) {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                http.post_message(channel, "m").await.status
+            } else {
+                let path = format!("/api/v10/channels/{channel}/messages?limit=1");
+                http.send(Method::GET, &path, None, &[]).await.status
+            }
+        }));
+    }
+    for task in tasks {
+        let status = task.await.expect("client task");
+        if status != 200 {
+            for c in sim.rest_calls() {
+                eprintln!("{} {} {} {}", c.at_ms, c.method, c.path, c.status);
+            }
+        }
+        assert_eq!(status, 200);
+    }
+}
+
+#[tokio::test]
+async fn routes_sharing_a_bucket_hash_share_its_limit_and_regroup_when_it_changes() {
+    let sim = sim(|c| {
+        // GET and POST messages share one bucket (the rule matches both groups).
+        c.ratelimits = limits(vec![RouteLimit::new(
+            "channels/:major/messages",
+            4,
+            Duration::from_millis(500),
+            "sharedhash",
+        )]);
+    })
+    .await;
+    let proxy = proxy(config(&sim)).await;
+    let http = Http::new(proxy.addr());
+    let channel = channels(&sim)[0];
+    burst(&http, &sim, channel, 16).await;
+    assert_eq!(sim_429(&sim, "user"), 0, "GET and POST counted together");
+    // Discord moves the routes to separate buckets.
+    sim.set_ratelimits(limits(vec![
+        RouteLimit::new(
+            "GET channels/:major/messages",
+            4,
+            Duration::from_millis(500),
+            "gethash",
+        ),
+        RouteLimit::new(
+            "POST channels/:major/messages",
+            4,
+            Duration::from_millis(500),
+            "posthash",
+        ),
+    ]));
+    burst(&http, &sim, channel, 16).await;
+    assert_eq!(sim_429(&sim, "user"), 0);
+    let metrics = common::metrics(&proxy).await;
+    assert!(
+        metrics.contains("aegis_rest_bucket_changes_total 2"),
+        "both routes moved: {metrics}"
+    );
+    proxy.shutdown().await;
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_shared_scope_429_closes_the_bucket_without_counting_as_invalid() {
+    let sim = sim(|_| {}).await;
+    let proxy = proxy(config(&sim)).await;
+    let http = Http::new(proxy.addr());
+    let channel = channels(&sim)[0];
+    let path = format!("/api/v10/channels/{channel}/messages?limit=1");
+    assert_eq!(http.send(Method::GET, &path, None, &[]).await.status, 200);
+    sim.limit_resource(&format!("channels/{channel}"), Duration::from_millis(800));
+    let limited = http.send(Method::GET, &path, None, &[]).await;
+    assert_eq!(limited.status, 429, "Discord's shared 429 is passed on");
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(http.send(Method::GET, &path, None, &[]).await.status, 200);
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "the bucket waited for Retry-After"
+    );
+    assert_eq!(
+        sim_429(&sim, "shared"),
+        1,
+        "no request hammered the resource"
+    );
+    let metrics = common::metrics(&proxy).await;
+    assert!(metrics.contains("aegis_rest_discord_429_total{kind=\"shared\"} 1"));
+    assert!(
+        metrics.contains("aegis_rest_invalid_requests_window 0"),
+        "shared 429s are not invalid requests"
+    );
+    proxy.shutdown().await;
+    sim.shutdown().await.unwrap();
+}
