@@ -33,6 +33,8 @@ pub struct LocalConfig {
     pub nats: NatsConfig,
     /// PostgreSQL and Redis.
     pub storage: aegis_storage::StorageConfig,
+    /// rest-proxy; its Discord URL and token are replaced by the simulator's at start.
+    pub rest: aegis_rest_proxy::Config,
     /// A scheduler.
     pub scheduler: aegis_scheduler::Config,
     /// A worker; its bot user id is replaced by the simulator's at start.
@@ -53,6 +55,9 @@ impl LocalConfig {
             sim_seed: env.parse("AEGIS_SIM_SEED", 1, "a whole number")?,
             nats: NatsConfig::from_env(env)?,
             storage: aegis_storage::StorageConfig::from_env(env)?,
+            rest: aegis_rest_proxy::Config::from_env(
+                &env.clone().with_default("DISCORD_TOKEN", "sim-token"),
+            )?,
             scheduler: aegis_scheduler::Config::from_env(env)?,
             worker: aegis_workers::Config::from_env(
                 &env.clone().with_default("AEGIS_BOT_USER_ID", "1"),

@@ -27,6 +27,12 @@ pub enum LocalError {
     /// PostgreSQL is unreachable or the migrations failed.
     #[error("PostgreSQL: {0}")]
     Database(#[source] aegis_storage::StorageError),
+    /// rest-proxy could not start.
+    #[error("rest-proxy: {0}")]
+    Rest(#[source] aegis_rest_proxy::Error),
+    /// The simulator's URL is not a valid base URL (cannot happen for an address it bound).
+    #[error("the simulator's URL {0} is not a valid URI")]
+    SimulatorUrl(String),
     /// The scheduler could not start.
     #[error("scheduler: {0}")]
     Scheduler(#[source] aegis_scheduler::Error),
@@ -48,6 +54,7 @@ pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(),
     readiness.register("discord-sim");
     readiness.register("postgres");
     readiness.register("nats");
+    readiness.register("rest-proxy");
     readiness.register("gateway-proxy");
     readiness.register("workers");
     readiness.register("scheduler");
@@ -107,9 +114,27 @@ async fn run_services(
     };
     readiness.set("nats", true);
 
+    let rest_config = aegis_rest_proxy::Config {
+        discord_url: sim
+            .http_url()
+            .parse()
+            .map_err(|_| LocalError::SimulatorUrl(sim.http_url()))?,
+        token: Some(sim.token().to_owned()),
+        ..config.rest.clone()
+    };
+    let rest = match aegis_rest_proxy::start(rest_config).await {
+        Ok(rest) => rest,
+        Err(err) => {
+            stop_simulator(sim).await;
+            return Err(LocalError::Rest(err));
+        }
+    };
+    readiness.set("rest-proxy", true);
+
+    // gateway-proxy reads GET /gateway/bot through rest-proxy, as in production.
     let gateway_config = aegis_gateway_proxy::Config {
         token: sim.token().to_owned(),
-        api_url: sim.http_url(),
+        api_url: format!("http://{}", rest.addr()),
         ..config.gateway.clone()
     };
     let gateway =
@@ -155,7 +180,7 @@ async fn run_services(
         };
     readiness.set("scheduler", true);
 
-    print_where_to_look(config, ops, &sim, gateway.ops_addr());
+    print_where_to_look(config, ops, &sim, &rest, gateway.ops_addr());
     tracing::info!(sim = %sim.http_url(), ops = %ops.local_addr(), "aegis-local is ready");
 
     shutdown.cancelled().await;
@@ -164,6 +189,7 @@ async fn run_services(
     gateway.stopped().await;
     worker.stopped().await;
     scheduler.stopped().await;
+    rest.shutdown().await;
     stop_simulator(sim).await;
     if let Err(err) = client.drain().await {
         tracing::warn!(error = %err, "NATS connection did not drain cleanly");
@@ -183,6 +209,7 @@ fn print_where_to_look(
     config: &LocalConfig,
     ops: &OpsServer,
     sim: &discord_sim::SimHandle,
+    rest: &aegis_rest_proxy::Handle,
     gateway_ops: std::net::SocketAddr,
 ) {
     let topology = &config.nats.topology;
@@ -195,6 +222,7 @@ fn print_where_to_look(
          Gateway             {gateway}\n\
          Simulator control   {http}/_sim/  (see discord-sim/README.md)\n\
          Ops endpoints       http://{ops}/metrics  /healthz  /readyz\n\
+         rest-proxy          http://{rest}/api/v10/...  (ops: http://{rest_ops}/metrics)\n\
          gateway-proxy       http://{gateway_ops}/shards  (and /metrics, /readyz)\n\
          PostgreSQL          {database}  (migrated)\n\
          NATS                {nats}  streams {events}, {interactions}, {jobs}, ...\n\
@@ -203,6 +231,8 @@ fn print_where_to_look(
         http = sim.http_url(),
         gateway = sim.gateway_url(),
         nats = config.nats.url,
+        rest = rest.addr(),
+        rest_ops = rest.ops_addr(),
         database = config.storage.database_url,
         events = topology.events_stream(),
         interactions = topology.interactions_stream(),

@@ -64,6 +64,12 @@ async fn starts_reports_ready_and_stops_on_sigterm() {
         .env("AEGIS_GATEWAY_OPS_ADDR", "127.0.0.1:0")
         .env("AEGIS_WORKER_OPS_ADDR", "127.0.0.1:0")
         .env("AEGIS_SCHEDULER_OPS_ADDR", "127.0.0.1:0")
+        .env("AEGIS_REST_ADDR", "127.0.0.1:0")
+        .env("AEGIS_REST_OPS_ADDR", "127.0.0.1:0")
+        .env(
+            "AEGIS_REST_REDIS_PREFIX",
+            format!("aegis-test:{namespace}:ratelimit:"),
+        )
         .env("AEGIS_REDIS_PREFIX", format!("aegis-test:{namespace}"))
         .env("AEGIS_NAMESPACE", &namespace)
         .env("AEGIS_PARTITIONS", "2")
