@@ -149,6 +149,7 @@ async fn run_services(
 
     let worker_config = aegis_workers::Config {
         bot_user_id: sim.world().bot.id,
+        rest_proxy: rest.addr().to_string(),
         storage: config.storage.clone(),
         nats: config.nats.clone(),
         ..config.worker.clone()

@@ -224,11 +224,7 @@ impl Cases {
     pub async fn create(&self, case: &NewCase) -> Result<(Case, bool), StorageError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
-        let (guild, target, moderator) = (
-            id(case.guild_id)?,
-            id(case.target_id)?,
-            id(case.moderator_id)?,
-        );
+        let guild = id(case.guild_id)?;
         let existing = tx
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM cases WHERE guild_id = $1 AND dedupe_key = $2"),
@@ -238,7 +234,42 @@ impl Cases {
         if let Some(row) = existing {
             return Ok((case_from_row(&row)?, false));
         }
-        let number: i32 = tx
+        match Self::insert(&tx, case).await? {
+            Some(created) => {
+                tx.commit().await?;
+                Ok((created, true))
+            }
+            None => {
+                // Another transaction recorded the same action between our check and insert:
+                // give the number back by rolling back, and return theirs.
+                tx.rollback().await?;
+                let conn = self.pool.get().await?;
+                let row = conn
+                    .query_one(
+                        &format!(
+                            "SELECT {COLUMNS} FROM cases WHERE guild_id = $1 AND dedupe_key = $2"
+                        ),
+                        &[&guild, &case.dedupe_key],
+                    )
+                    .await?;
+                Ok((case_from_row(&row)?, false))
+            }
+        }
+    }
+
+    /// Records a case inside the caller's transaction (with the effect it records, such as
+    /// claiming the interaction). `None` if the dedupe key exists: the caller must roll back,
+    /// which also gives the number back.
+    pub async fn insert(
+        client: &impl tokio_postgres::GenericClient,
+        case: &NewCase,
+    ) -> Result<Option<Case>, StorageError> {
+        let (guild, target, moderator) = (
+            id(case.guild_id)?,
+            id(case.target_id)?,
+            id(case.moderator_id)?,
+        );
+        let number: i32 = client
             .query_one(
                 "INSERT INTO case_counters (guild_id, last_number) VALUES ($1, 1)
                  ON CONFLICT (guild_id) DO UPDATE SET last_number = case_counters.last_number + 1
@@ -247,7 +278,7 @@ impl Cases {
             )
             .await?
             .try_get(0)?;
-        let inserted = tx
+        let inserted = client
             .query_opt(
                 &format!(
                     "INSERT INTO cases (guild_id, case_number, kind, target_id, moderator_id, reason, source, expires_at, dedupe_key)
@@ -268,28 +299,7 @@ impl Cases {
                 ],
             )
             .await?;
-        match inserted {
-            Some(row) => {
-                let created = case_from_row(&row)?;
-                tx.commit().await?;
-                Ok((created, true))
-            }
-            None => {
-                // Another transaction recorded the same action between our check and insert:
-                // give the number back by rolling back, and return theirs.
-                tx.rollback().await?;
-                let conn = self.pool.get().await?;
-                let row = conn
-                    .query_one(
-                        &format!(
-                            "SELECT {COLUMNS} FROM cases WHERE guild_id = $1 AND dedupe_key = $2"
-                        ),
-                        &[&guild, &case.dedupe_key],
-                    )
-                    .await?;
-                Ok((case_from_row(&row)?, false))
-            }
-        }
+        inserted.as_ref().map(case_from_row).transpose()
     }
 
     async fn select(

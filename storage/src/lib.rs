@@ -31,3 +31,5 @@ pub use interactions::claim_interaction;
 pub use retention::RetainedTable;
 pub use settings::{GuildSettings, Settings, SettingsError};
 pub use timers::{DueTimer, NewTimer, Timers};
+/// PostgreSQL's client error, for callers running their own transactions on a [`Pool`].
+pub use tokio_postgres::Error as PgError;

@@ -17,6 +17,12 @@ pub struct Config {
     pub max_deliveries: u64,
     /// How long a partition lease lasts without renewal (a dead worker's partitions move after it).
     pub lease_ttl: Duration,
+    /// rest-proxy, `host:port`: every Discord call goes there (workers hold no token).
+    pub rest_proxy: String,
+    /// Register the slash commands at start-up (bulk overwrite).
+    pub register_commands: bool,
+    /// Register them in this guild only (development) instead of globally.
+    pub commands_guild: Option<u64>,
     /// Ops endpoints.
     pub ops_addr: SocketAddr,
     /// PostgreSQL and Redis.
@@ -50,6 +56,21 @@ impl Config {
                 }
             })?,
             lease_ttl: env.duration("AEGIS_WORKER_LEASE_TTL", Duration::from_secs(6))?,
+            rest_proxy: env.parse_with("AEGIS_REST_URL", "127.0.0.1:8081".to_owned(), |v| {
+                let host = v.trim_start_matches("http://").trim_end_matches('/');
+                if host.is_empty() || host.contains('/') || v.starts_with("https://") {
+                    return Err("rest-proxy's address, http://host:port".to_owned());
+                }
+                Ok(host.to_owned())
+            })?,
+            register_commands: env.bool("AEGIS_REGISTER_COMMANDS", true)?,
+            commands_guild: env.parse_with("AEGIS_COMMANDS_GUILD", None, |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .map(Some)
+                    .ok_or_else(|| "a guild id".to_owned())
+            })?,
             ops_addr: env.parse(
                 "AEGIS_WORKER_OPS_ADDR",
                 ([127, 0, 0, 1], 9103).into(),

@@ -13,6 +13,7 @@
 //!
 //! Slash commands and interactions arrive with rest-proxy (see the README's status).
 
+mod commands;
 mod config;
 mod consume;
 mod handlers;
@@ -26,7 +27,7 @@ use tokio::task::JoinHandle;
 
 pub use config::Config;
 
-use consume::{ConsumeContext, Leases, consume_jobs, supervise_partitions};
+use consume::{ConsumeContext, Leases, Work, consume_work, supervise_partitions};
 use handlers::Handlers;
 use metrics::Metrics;
 
@@ -102,6 +103,27 @@ impl Worker {
             source,
         })?;
 
+        let http = twilight_http::Client::builder()
+            .proxy(config.rest_proxy.clone(), true)
+            .ratelimiter(None)
+            .timeout(std::time::Duration::from_secs(10))
+            .build();
+        let commands = commands::Commands {
+            http: Arc::new(http),
+            pool: database.pool().clone(),
+            bot_user_id: config.bot_user_id,
+        };
+        if config.register_commands {
+            let guild = config
+                .commands_guild
+                .and_then(twilight_model::id::Id::new_checked);
+            match commands::register(&commands, guild).await {
+                Ok(count) => tracing::info!(count, "slash commands registered"),
+                // Registration is idempotent and repeated at every start: a failure now is not
+                // worth refusing to consume events over.
+                Err(err) => tracing::warn!(error = %err, "cannot register slash commands"),
+            }
+        }
         let topology = config.nats.topology.clone();
         let worker_id = format!("{}-{}", std::process::id(), fastrand::u64(..));
         let lease_prefix = format!("{}:{}", storage.redis_prefix, topology.namespace);
@@ -116,6 +138,7 @@ impl Worker {
             js,
             topology,
             handlers: Handlers {
+                commands: commands.clone(),
                 pool: database.pool().clone(),
                 cases: Cases::new(database.pool().clone()),
                 timers: Timers::new(database.pool().clone()),
@@ -133,10 +156,21 @@ impl Worker {
             readiness,
             shutdown.clone(),
         );
-        let jobs = consume_jobs(Arc::clone(&context), config.concurrency, shutdown.clone());
-        // One task, so aborting it (a crash, in tests) stops both at once.
+        let jobs = consume_work(
+            Arc::clone(&context),
+            Work::Jobs,
+            config.concurrency,
+            shutdown.clone(),
+        );
+        let interactions = consume_work(
+            Arc::clone(&context),
+            Work::Interactions,
+            config.concurrency,
+            shutdown.clone(),
+        );
+        // One task, so aborting it (a crash, in tests) stops them all at once.
         let partitions = tokio::spawn(async move {
-            tokio::join!(supervisor, jobs);
+            tokio::join!(supervisor, jobs, interactions);
         });
         Ok(Self {
             ops,

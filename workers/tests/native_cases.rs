@@ -104,6 +104,9 @@ impl Pipeline {
             concurrency: 8,
             max_deliveries: 3,
             lease_ttl: Duration::from_millis(1_500),
+            rest_proxy: "127.0.0.1:9".into(),
+            register_commands: false,
+            commands_guild: None,
             ops_addr: ([127, 0, 0, 1], 0).into(),
             storage: StorageConfig {
                 database_url: self.db.url.clone(),

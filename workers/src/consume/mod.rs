@@ -1,11 +1,11 @@
-//! Consuming JetStream: guild events per partition, in order; jobs, concurrently.
+//! Consuming JetStream: guild events per partition, in order; jobs and interactions, concurrently.
 
 mod dead_letter;
-mod jobs;
 mod leases;
 mod partitions;
 mod settle;
+mod work;
 
-pub(crate) use jobs::consume_jobs;
 pub(crate) use leases::Leases;
 pub(crate) use partitions::{ConsumeContext, supervise_partitions};
+pub(crate) use work::{Work, consume_work};

@@ -33,6 +33,7 @@ pub(crate) struct Handlers {
     pub(crate) cases: Cases,
     pub(crate) timers: Timers,
     pub(crate) bot_user_id: u64,
+    pub(crate) commands: crate::commands::Commands,
 }
 
 impl Handlers {

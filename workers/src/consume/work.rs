@@ -1,9 +1,9 @@
-//! Jobs from the scheduler: any worker takes any job, several at once.
+//! Work any worker may take, several at once: jobs from the scheduler and interactions.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aegis_protocol::{Envelope, Job, Topology};
+use aegis_protocol::{Envelope, GatewayEvent, Job, Topology};
 use aegis_service::CancellationToken;
 use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
@@ -13,19 +13,41 @@ use super::ConsumeContext;
 use super::settle::{Settle, Settled};
 use crate::handlers::HandlerError;
 
-/// Consumes `aegis.jobs.>` through the shared `workers` consumer until `shutdown`, handling up to
-/// `concurrency` jobs at a time. A job given up after its last attempt is marked dead in the
-/// timer table as well as dead-lettered.
-pub(crate) async fn consume_jobs(
+/// Which shared stream a consumer reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Work {
+    /// `aegis.jobs.>`: a job given up after its last attempt is also marked dead on its timer.
+    Jobs,
+    /// `aegis.interactions`: slash commands and the other interactions.
+    Interactions,
+}
+
+impl Work {
+    fn source(self) -> &'static str {
+        match self {
+            Self::Jobs => "jobs",
+            Self::Interactions => "interactions",
+        }
+    }
+}
+
+/// Consumes one shared stream through its `workers` consumer until `shutdown`, handling up to
+/// `concurrency` messages at a time.
+pub(crate) async fn consume_work(
     context: Arc<ConsumeContext>,
+    work: Work,
     concurrency: usize,
     shutdown: CancellationToken,
 ) {
     let consumer: PullConsumer = loop {
         let found = async {
+            let name = match work {
+                Work::Jobs => context.topology.jobs_stream(),
+                Work::Interactions => context.topology.interactions_stream(),
+            };
             let stream = context
                 .js
-                .get_stream(context.topology.jobs_stream())
+                .get_stream(name)
                 .await
                 .map_err(|e| e.to_string())?;
             stream
@@ -36,7 +58,7 @@ pub(crate) async fn consume_jobs(
         match found.await {
             Ok(consumer) => break consumer,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot open the jobs consumer; retrying");
+                tracing::warn!(source = work.source(), error = %err, "cannot open the consumer; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     () = shutdown.cancelled() => return,
@@ -55,7 +77,7 @@ pub(crate) async fn consume_jobs(
         let mut batch = match batch {
             Ok(batch) => batch,
             Err(err) => {
-                tracing::debug!(error = %err, "jobs fetch failed");
+                tracing::debug!(source = work.source(), error = %err, "fetch failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
@@ -67,20 +89,24 @@ pub(crate) async fn consume_jobs(
             };
             let context = Arc::clone(&context);
             tokio::spawn(async move {
-                let job = Job::decode(&message.payload);
-                let outcome = match &job {
-                    Ok(job) => context.handlers.job(job).await,
-                    Err(err) => Err(HandlerError::Permanent(err.to_string())),
+                let job = (work == Work::Jobs).then(|| Job::decode(&message.payload));
+                let outcome = match (&job, work) {
+                    (Some(Ok(job)), _) => context.handlers.job(job).await,
+                    (Some(Err(err)), _) => Err(HandlerError::Permanent(err.to_string())),
+                    (None, _) => match GatewayEvent::decode(&message.payload) {
+                        Ok(event) => context.handlers.commands.interaction(&event).await,
+                        Err(err) => Err(HandlerError::Permanent(err.to_string())),
+                    },
                 };
                 let subjects = context.topology.subjects();
                 let settle = Settle {
                     js: &context.js,
                     subjects: &subjects,
                     metrics: &context.metrics,
-                    source: "jobs",
+                    source: work.source(),
                     max_deliveries: context.max_deliveries,
                 };
-                if let (Settled::GaveUp(error), Ok(job)) =
+                if let (Settled::GaveUp(error), Some(Ok(job))) =
                     (settle.settle(&message, outcome).await, &job)
                 {
                     context.handlers.job_given_up(job, &error).await;

@@ -1,0 +1,57 @@
+//! Slash commands. Each runs its checks, then its effect and the interaction's claim in one
+//! transaction, then answers; a redelivered interaction finds its claim and does nothing.
+
+mod checks;
+mod registry;
+mod respond;
+mod warn;
+
+use std::sync::Arc;
+
+use aegis_protocol::GatewayEvent;
+use aegis_storage::Pool;
+use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
+
+pub(crate) use checks::{Actor, GuildFacts, Refusal, may_act};
+pub(crate) use registry::register;
+
+use crate::handlers::HandlerError;
+
+/// What commands need: Discord through rest-proxy (no token here), and the database.
+#[derive(Clone)]
+pub(crate) struct Commands {
+    pub(crate) http: Arc<twilight_http::Client>,
+    pub(crate) pool: Pool,
+    pub(crate) bot_user_id: u64,
+}
+
+impl std::fmt::Debug for Commands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Commands")
+            .field("bot_user_id", &self.bot_user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Commands {
+    /// Handles one `INTERACTION_CREATE`.
+    pub(crate) async fn interaction(&self, event: &GatewayEvent) -> Result<(), HandlerError> {
+        let interaction: Interaction = serde_json::from_slice(&event.payload)
+            .map_err(|e| HandlerError::Permanent(format!("INTERACTION_CREATE payload: {e}")))?;
+        let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
+            // Components, modals and autocomplete arrive with the features that use them.
+            return Ok(());
+        };
+        if interaction.kind != InteractionType::ApplicationCommand {
+            return Ok(());
+        }
+        match data.name.as_str() {
+            "warn" => warn::run(self, &interaction, data).await,
+            other => {
+                let text = format!("`/{other}` is not available yet.");
+                respond::reply(self, &interaction, &text, true).await;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Slash commands through the whole pipeline: discord-sim injects INTERACTION_CREATE ->
+//! gateway-proxy -> JetStream -> worker -> rest-proxy -> discord-sim, with the case in PostgreSQL.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aegis_gateway_proxy::{GatewayProxy, ShardState};
+use aegis_protocol::{Namespace, PartitionCount, Topology, headers};
+use aegis_service::{CancellationToken, Env, NatsConfig};
+use aegis_storage::StorageConfig;
+use aegis_storage::testing::TestDatabase;
+use aegis_workers::{Config, Worker};
+use serde_json::{Value, json};
+
+struct Stack {
+    sim: discord_sim::SimHandle,
+    rest: aegis_rest_proxy::Handle,
+    gateway: GatewayProxy,
+    worker: Worker,
+    db: TestDatabase,
+    nats: NatsConfig,
+}
+
+async fn wait_for<F: FnMut() -> Fut, Fut: Future<Output = bool>>(what: &str, mut check: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let sim = discord_sim::start(discord_sim::Config {
+            guilds: 1,
+            members: 6,
+            ..discord_sim::Config::default()
+        })
+        .await
+        .expect("simulator");
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        let ns = format!("tcmd{}{}", std::process::id(), nanos % 1_000_000_000);
+        let rest = aegis_rest_proxy::start(
+            aegis_rest_proxy::Config::from_env(&Env::from_pairs([
+                ("DISCORD_TOKEN", sim.token().to_owned()),
+                ("AEGIS_REST_DISCORD_URL", sim.http_url()),
+                ("AEGIS_REST_ADDR", "127.0.0.1:0".to_owned()),
+                ("AEGIS_REST_OPS_ADDR", "127.0.0.1:0".to_owned()),
+                ("AEGIS_REST_SINGLE_INSTANCE", "true".to_owned()),
+            ]))
+            .expect("rest-proxy config"),
+        )
+        .await
+        .expect("rest-proxy");
+        let nats = NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            topology: Topology {
+                namespace: Namespace::new(&ns).expect("namespace"),
+                partitions: PartitionCount::new(2).expect("count"),
+                events_max_age: Duration::from_secs(600),
+                dead_letters_max_age: Duration::from_secs(600),
+                ..Topology::default()
+            },
+        };
+        let redis_prefix = format!("aegis-test:{ns}");
+        let gateway = GatewayProxy::start(
+            aegis_gateway_proxy::Config {
+                token: sim.token().to_owned(),
+                api_url: format!("http://{}", rest.addr()),
+                identify_interval: Duration::from_millis(200),
+                redis_prefix: redis_prefix.clone(),
+                ops_addr: ([127, 0, 0, 1], 0).into(),
+                session_save_interval: Duration::from_millis(200),
+                nats: nats.clone(),
+                ..aegis_gateway_proxy::Config::from_env(&Env::from_pairs([(
+                    "DISCORD_TOKEN",
+                    "unused",
+                )]))
+                .expect("defaults")
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("gateway-proxy");
+        wait_for("shard ready", || async {
+            gateway
+                .shards()
+                .iter()
+                .all(|s| s.state == ShardState::Ready)
+        })
+        .await;
+        let db = TestDatabase::create().await.expect("test database");
+        let worker = Worker::start(
+            Config {
+                bot_user_id: sim.world().bot.id,
+                concurrency: 8,
+                max_deliveries: 3,
+                lease_ttl: Duration::from_secs(2),
+                rest_proxy: rest.addr().to_string(),
+                register_commands: true,
+                commands_guild: None,
+                ops_addr: ([127, 0, 0, 1], 0).into(),
+                storage: StorageConfig {
+                    database_url: db.url.clone(),
+                    pool_size: 4,
+                    redis_url: "redis://127.0.0.1:6379".into(),
+                    redis_prefix,
+                },
+                nats: nats.clone(),
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("worker");
+        Self {
+            sim,
+            rest,
+            gateway,
+            worker,
+            db,
+            nats,
+        }
+    }
+
+    /// (guild, text channel, owner, a member without roles, another member without roles).
+    fn cast(&self) -> (u64, u64, u64, u64, u64) {
+        let world = self.sim.world();
+        let guild = world.guilds.values().next().expect("a guild");
+        let channel = guild
+            .channels
+            .values()
+            .find(|c| c.kind == 0)
+            .expect("a text channel")
+            .id;
+        let bot = world.bot.id;
+        let plain: Vec<u64> = guild
+            .members
+            .values()
+            .filter(|m| m.roles.is_empty() && m.user_id != guild.owner_id && m.user_id != bot)
+            .map(|m| m.user_id)
+            .collect();
+        assert!(
+            plain.len() >= 2,
+            "the seeded guild has members without roles"
+        );
+        (guild.id, channel, guild.owner_id, plain[0], plain[1])
+    }
+
+    fn warn(&self, channel: u64, invoker: u64, target: u64, reason: &str) -> u64 {
+        let data = json!({
+            "id": "1",
+            "name": "warn",
+            "type": 1,
+            "options": [
+                {"name": "user", "type": 6, "value": target.to_string()},
+                {"name": "reason", "type": 3, "value": reason},
+            ],
+            "resolved": {
+                "users": {target.to_string(): {"id": target.to_string(), "username": "target", "discriminator": "0", "avatar": null}},
+                "members": {target.to_string(): {"roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "permissions": "0", "flags": 0, "pending": false}},
+            },
+        });
+        let (id, _token) = self
+            .sim
+            .inject_interaction(2, channel, invoker, data)
+            .expect("interaction injected");
+        id
+    }
+
+    async fn callback(&self, id: u64) -> Value {
+        let mut found = Value::Null;
+        wait_for("the interaction callback", || {
+            let log = self.sim.interaction(id);
+            let callback = log.and_then(|l| l.callback);
+            let done = callback.is_some();
+            if let Some(callback) = callback {
+                found = callback;
+            }
+            async move { done }
+        })
+        .await;
+        found
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.db.url, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL");
+        tokio::spawn(connection);
+        client.query_one(sql, &[]).await.expect("query").get(0)
+    }
+
+    async fn stop(self) {
+        self.worker.stop().await;
+        self.gateway.stop().await;
+        self.rest.shutdown().await;
+        let js =
+            async_nats::jetstream::new(async_nats::connect(&self.nats.url).await.expect("NATS"));
+        for stream in self.nats.topology.streams() {
+            let _ = js.delete_stream(&stream.name).await;
+        }
+        self.db.drop_database().await.expect("drop");
+        self.sim.shutdown().await.expect("simulator stops");
+    }
+}
+
+#[tokio::test]
+async fn warn_records_a_case_answers_and_a_redelivery_changes_nothing() {
+    let stack = Stack::start().await;
+    let (_guild, channel, owner, target, _) = stack.cast();
+    let id = stack.warn(channel, owner, target, "spam links");
+    let callback = stack.callback(id).await;
+    let content = callback["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content.starts_with("**Case #1**"), "{callback}");
+    assert_eq!(
+        callback["data"]["flags"],
+        Value::Null,
+        "a success is public: {callback}"
+    );
+    assert_eq!(
+        stack
+            .count(&format!(
+                "SELECT count(*) FROM cases WHERE kind = 'warn' AND source = 'command' AND target_id = {target} AND moderator_id = {owner} AND reason = 'spam links'"
+            ))
+            .await,
+        1
+    );
+
+    // JetStream delivers the same interaction again (a new message id, as after a redelivery).
+    let js = async_nats::jetstream::new(async_nats::connect(&stack.nats.url).await.expect("NATS"));
+    let mut stream = js
+        .get_stream(stack.nats.topology.interactions_stream())
+        .await
+        .expect("stream");
+    let first = stream.info().await.expect("info").state.first_sequence;
+    let original = stream
+        .get_raw_message(first)
+        .await
+        .expect("the interaction");
+    let mut hdrs = async_nats::HeaderMap::new();
+    hdrs.insert(headers::MESSAGE_ID, "redelivered");
+    js.publish_with_headers(
+        stack.nats.topology.subjects().interactions(),
+        hdrs,
+        original.payload,
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("stored");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        stack.count("SELECT count(*) FROM cases").await,
+        1,
+        "no second case"
+    );
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM processed_interactions")
+            .await,
+        1
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn refusals_are_ephemeral_say_why_and_record_nothing() {
+    let stack = Stack::start().await;
+    let (_guild, channel, owner, plain, other) = stack.cast();
+    let cases: [(u64, u64, String, &str); 4] = [
+        (
+            plain,
+            other,
+            "rude".into(),
+            "You need the Timeout Members permission",
+        ),
+        (
+            owner,
+            owner,
+            "self".into(),
+            "You cannot use this on yourself",
+        ),
+        (
+            owner,
+            stack.sim.world().bot.id,
+            "bot".into(),
+            "You cannot use this on me",
+        ),
+        (owner, plain, "x".repeat(513), "the limit is 512"),
+    ];
+    for (invoker, target, reason, expected) in cases {
+        let id = stack.warn(channel, invoker, target, &reason);
+        let callback = stack.callback(id).await;
+        let content = callback["data"]["content"].as_str().unwrap_or_default();
+        assert!(
+            content.contains(expected),
+            "expected {expected:?} in {callback}"
+        );
+        assert_eq!(
+            callback["data"]["flags"],
+            json!(64),
+            "refusals are ephemeral: {callback}"
+        );
+    }
+    assert_eq!(stack.count("SELECT count(*) FROM cases").await, 0);
+    stack.stop().await;
+}
