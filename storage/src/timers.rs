@@ -65,13 +65,21 @@ impl Timers {
     /// Sets a timer, or moves the pending one with the same key to the new time and payload (a
     /// new timeout replaces the old expiry). Returns its id.
     pub async fn schedule(&self, timer: &NewTimer) -> Result<i64, StorageError> {
+        let conn = self.pool.get().await?;
+        Self::schedule_in(&*conn, timer).await
+    }
+
+    /// [`schedule`](Self::schedule) inside the caller's transaction (with the action that sets it).
+    pub async fn schedule_in(
+        client: &impl GenericClient,
+        timer: &NewTimer,
+    ) -> Result<i64, StorageError> {
         let guild = timer
             .guild_id
             .map(i64::try_from)
             .transpose()
             .map_err(|_| StorageError::Corrupt("guild id out of range".into()))?;
-        let conn = self.pool.get().await?;
-        let row = conn
+        let row = client
             .query_one(
                 "INSERT INTO scheduled_actions (kind, guild_id, payload, due_at, dedupe_key)
                  VALUES ($1, $2, $3, $4, $5)
@@ -88,7 +96,15 @@ impl Timers {
     /// Cancels a timer that has not fired; `false` if there was none pending.
     pub async fn cancel(&self, dedupe_key: &str) -> Result<bool, StorageError> {
         let conn = self.pool.get().await?;
-        let updated = conn
+        Self::cancel_in(&*conn, dedupe_key).await
+    }
+
+    /// [`cancel`](Self::cancel) inside the caller's transaction.
+    pub async fn cancel_in(
+        client: &impl GenericClient,
+        dedupe_key: &str,
+    ) -> Result<bool, StorageError> {
+        let updated = client
             .execute(
                 "UPDATE scheduled_actions SET status = 'cancelled' WHERE dedupe_key = $1 AND status = 'pending'",
                 &[&dedupe_key],

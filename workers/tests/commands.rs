@@ -16,6 +16,7 @@ struct Stack {
     rest: aegis_rest_proxy::Handle,
     gateway: GatewayProxy,
     worker: Worker,
+    scheduler: aegis_scheduler::Scheduler,
     db: TestDatabase,
     nats: NatsConfig,
 }
@@ -117,11 +118,32 @@ impl Stack {
         )
         .await
         .expect("worker");
+        let scheduler = aegis_scheduler::Scheduler::start(
+            aegis_scheduler::Config {
+                poll_interval: Duration::from_millis(100),
+                claim_batch: 100,
+                lease: Duration::from_secs(10),
+                ops_addr: ([127, 0, 0, 1], 0).into(),
+                retention: Vec::new(),
+                retention_every: Duration::from_secs(3_600),
+                storage: StorageConfig {
+                    database_url: db.url.clone(),
+                    pool_size: 2,
+                    redis_url: "redis://127.0.0.1:6379".into(),
+                    redis_prefix: "unused".into(),
+                },
+                nats: nats.clone(),
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("scheduler");
         Self {
             sim,
             rest,
             gateway,
             worker,
+            scheduler,
             db,
             nats,
         }
@@ -152,19 +174,36 @@ impl Stack {
     }
 
     fn warn(&self, channel: u64, invoker: u64, target: u64, reason: &str) -> u64 {
-        let data = json!({
-            "id": "1",
-            "name": "warn",
-            "type": 1,
-            "options": [
-                {"name": "user", "type": 6, "value": target.to_string()},
-                {"name": "reason", "type": 3, "value": reason},
-            ],
-            "resolved": {
-                "users": {target.to_string(): {"id": target.to_string(), "username": "target", "discriminator": "0", "avatar": null}},
-                "members": {target.to_string(): {"roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "permissions": "0", "flags": 0, "pending": false}},
-            },
+        let reason = json!({"name": "reason", "type": 3, "value": reason});
+        self.command("warn", channel, invoker, target, vec![reason])
+    }
+
+    /// Injects `/name user:<target> ...extra` by `invoker`, with the target resolved as a member
+    /// when they are one.
+    fn command(
+        &self,
+        name: &str,
+        channel: u64,
+        invoker: u64,
+        target: u64,
+        extra: Vec<Value>,
+    ) -> u64 {
+        let mut options = vec![json!({"name": "user", "type": 6, "value": target.to_string()})];
+        options.extend(extra);
+        let is_member = self
+            .sim
+            .world()
+            .guilds
+            .values()
+            .any(|g| g.members.contains_key(&target));
+        let mut resolved = json!({
+            "users": {target.to_string(): {"id": target.to_string(), "username": "target", "discriminator": "0", "avatar": null}},
         });
+        if is_member {
+            resolved["members"] = json!({target.to_string(): {"roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "permissions": "0", "flags": 0, "pending": false}});
+        }
+        let data =
+            json!({"id": "1", "name": name, "type": 1, "options": options, "resolved": resolved});
         let (id, _token) = self
             .sim
             .inject_interaction(2, channel, invoker, data)
@@ -196,6 +235,7 @@ impl Stack {
     }
 
     async fn stop(self) {
+        self.scheduler.stop().await;
         self.worker.stop().await;
         self.gateway.stop().await;
         self.rest.shutdown().await;
@@ -311,5 +351,128 @@ async fn refusals_are_ephemeral_say_why_and_record_nothing() {
         );
     }
     assert_eq!(stack.count("SELECT count(*) FROM cases").await, 0);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn kick_removes_the_member_with_the_audit_reason_and_records_a_case() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, target, _) = stack.cast();
+    let reason = json!({"name": "reason", "type": 3, "value": "raiding"});
+    let id = stack.command("kick", channel, owner, target, vec![reason]);
+    let callback = stack.callback(id).await;
+    assert!(
+        callback["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("kicked"),
+        "{callback}"
+    );
+    let kicked = stack
+        .sim
+        .rest_calls()
+        .into_iter()
+        .find(|c| {
+            c.method == "DELETE"
+                && c.path
+                    .ends_with(&format!("/guilds/{guild}/members/{target}"))
+        })
+        .expect("the kick reached Discord");
+    assert_eq!(kicked.status, 204);
+    assert_eq!(
+        kicked.reason.as_deref(),
+        Some(format!("By {owner}: raiding").as_str())
+    );
+    assert!(
+        !stack.sim.world().guilds[&guild]
+            .members
+            .contains_key(&target)
+    );
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM cases WHERE kind = 'kick' AND source = 'command'")
+            .await,
+        1
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_temp_ban_is_lifted_by_the_scheduler_and_an_unban_cancels_the_other() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, first, second) = stack.cast();
+    // Two temp-bans: one runs out (its timer moved to now), one is lifted by hand first.
+    for target in [first, second] {
+        let duration = json!({"name": "duration", "type": 3, "value": "1h"});
+        let id = stack.command("ban", channel, owner, target, vec![duration]);
+        let callback = stack.callback(id).await;
+        assert!(
+            callback["data"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("banned until"),
+            "{callback}"
+        );
+    }
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM cases WHERE kind = 'tempban' AND expires_at IS NOT NULL")
+            .await,
+        2
+    );
+    assert_eq!(
+        stack
+            .count(
+                "SELECT count(*) FROM scheduled_actions WHERE kind = 'unban' AND status = 'pending'"
+            )
+            .await,
+        2
+    );
+
+    let id = stack.command("unban", channel, owner, second, Vec::new());
+    stack.callback(id).await;
+    let cancelled = format!(
+        "SELECT count(*) FROM scheduled_actions WHERE dedupe_key = 'unban:{guild}:{second}' AND status = 'cancelled'"
+    );
+    assert_eq!(stack.count(&cancelled).await, 1);
+
+    let (client, connection) = tokio_postgres::connect(&stack.db.url, tokio_postgres::NoTls)
+        .await
+        .expect("PostgreSQL");
+    tokio::spawn(connection);
+    client
+        .execute(
+            "UPDATE scheduled_actions SET due_at = now() WHERE status = 'pending'",
+            &[],
+        )
+        .await
+        .expect("due now");
+    wait_for("the scheduled unban", || async {
+        stack
+            .count("SELECT count(*) FROM cases WHERE kind = 'unban' AND source = 'scheduled'")
+            .await
+            == 1
+    })
+    .await;
+    let unbans: Vec<String> = stack
+        .sim
+        .rest_calls()
+        .into_iter()
+        .filter(|c| c.method == "DELETE" && c.path.contains(&format!("/guilds/{guild}/bans/")))
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(
+        unbans.len(),
+        2,
+        "one unban by hand, one by the timer: {unbans:?}"
+    );
+    assert_eq!(
+        stack
+            .count(
+                "SELECT count(*) FROM scheduled_actions WHERE kind = 'unban' AND status = 'done'"
+            )
+            .await,
+        1
+    );
     stack.stop().await;
 }

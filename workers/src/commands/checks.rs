@@ -22,6 +22,15 @@ pub(crate) enum Refusal {
     /// The target's highest role is not below the invoker's.
     #[error("{0} has a role at or above your highest role.")]
     NotBelowInvoker(String),
+    /// The bot lacks the permission the action needs.
+    #[error("I need the {0} permission for this.")]
+    BotMissingPermission(&'static str),
+    /// The target's highest role is not below the bot's.
+    #[error("{0} has a role at or above my highest role.")]
+    NotBelowBot(String),
+    /// Discord refused the action.
+    #[error("Discord refused: {0}")]
+    Discord(String),
     /// The target is not a member of this server.
     #[error("That user is not a member of this server.")]
     NotAMember,
@@ -35,6 +44,9 @@ pub(crate) enum Refusal {
 pub(crate) struct Actor {
     pub(crate) id: u64,
     pub(crate) roles: Vec<u64>,
+    /// Whether they are in the guild (a ban may target someone who is not; the hierarchy then
+    /// does not apply).
+    pub(crate) member: bool,
 }
 
 /// The guild facts the checks need.
@@ -79,10 +91,30 @@ pub(crate) fn may_act(
     if target.id == guild.owner_id {
         return Err(Refusal::OwnerTarget);
     }
-    if invoker.id != guild.owner_id
+    if target.member
+        && invoker.id != guild.owner_id
         && guild.top_position(&target.roles) >= guild.top_position(&invoker.roles)
     {
         return Err(Refusal::NotBelowInvoker(format!("<@{}>", target.id)));
+    }
+    Ok(())
+}
+
+/// Checks that the bot, holding `app_permissions`, can take the action on `target`: Discord
+/// would refuse otherwise, so Aegis says why before trying.
+pub(crate) fn bot_may_act(
+    app_permissions: Permissions,
+    needed: (Permissions, &'static str),
+    bot_roles: &[u64],
+    target: &Actor,
+    guild: &GuildFacts,
+) -> Result<(), Refusal> {
+    if !app_permissions.contains(Permissions::ADMINISTRATOR) && !app_permissions.contains(needed.0)
+    {
+        return Err(Refusal::BotMissingPermission(needed.1));
+    }
+    if target.member && guild.top_position(&target.roles) >= guild.top_position(bot_roles) {
+        return Err(Refusal::NotBelowBot(format!("<@{}>", target.id)));
     }
     Ok(())
 }
@@ -106,10 +138,39 @@ mod tests {
         Actor {
             id,
             roles: roles.to_vec(),
+            member: true,
         }
     }
 
     const NEED: (Permissions, &str) = (Permissions::MODERATE_MEMBERS, "Timeout Members");
+
+    #[test]
+    fn the_bot_needs_the_permission_and_a_higher_role() {
+        use super::bot_may_act;
+        let g = guild();
+        let need = (Permissions::BAN_MEMBERS, "Ban Members");
+        assert_eq!(
+            bot_may_act(Permissions::BAN_MEMBERS, need, &[30], &actor(6, &[20]), &g),
+            Ok(())
+        );
+        assert_eq!(
+            bot_may_act(Permissions::KICK_MEMBERS, need, &[30], &actor(6, &[]), &g),
+            Err(Refusal::BotMissingPermission("Ban Members"))
+        );
+        assert_eq!(
+            bot_may_act(Permissions::BAN_MEMBERS, need, &[20], &actor(6, &[30]), &g),
+            Err(Refusal::NotBelowBot("<@6>".into()))
+        );
+        let outsider = Actor {
+            id: 7,
+            roles: Vec::new(),
+            member: false,
+        };
+        assert_eq!(
+            bot_may_act(Permissions::BAN_MEMBERS, need, &[], &outsider, &g),
+            Ok(())
+        );
+    }
 
     #[test]
     fn a_moderator_above_the_target_may_act() {

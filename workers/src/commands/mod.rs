@@ -2,9 +2,9 @@
 //! transaction, then answers; a redelivered interaction finds its claim and does nothing.
 
 mod checks;
+mod moderate;
 mod registry;
 mod respond;
-mod warn;
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use aegis_protocol::GatewayEvent;
 use aegis_storage::Pool;
 use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
 
-pub(crate) use checks::{Actor, GuildFacts, Refusal, may_act};
+pub(crate) use checks::{Actor, GuildFacts, Refusal, bot_may_act, may_act};
 pub(crate) use registry::register;
 
 use crate::handlers::HandlerError;
@@ -45,10 +45,10 @@ impl Commands {
         if interaction.kind != InteractionType::ApplicationCommand {
             return Ok(());
         }
-        match data.name.as_str() {
-            "warn" => warn::run(self, &interaction, data).await,
-            other => {
-                let text = format!("`/{other}` is not available yet.");
+        match moderate::Action::from_name(&data.name) {
+            Some(action) => moderate::run(self, &interaction, data, action).await,
+            None => {
+                let text = format!("`/{}` is not available yet.", data.name);
                 respond::reply(self, &interaction, &text, true).await;
                 Ok(())
             }

@@ -1,7 +1,7 @@
 //! The commands Aegis registers, by bulk overwrite (idempotent: the same set twice changes nothing).
 
 use twilight_model::application::command::{
-    Command, CommandOption, CommandOptionType, CommandType,
+    Command, CommandOption, CommandOptionType, CommandOptionValue, CommandType,
 };
 use twilight_model::guild::Permissions;
 use twilight_model::id::Id;
@@ -35,43 +35,106 @@ fn option(
     }
 }
 
-/// Every command, with `default_member_permissions` so Discord hides them from members who
-/// cannot use them (the workers check again: server admins can change those defaults).
-pub(crate) fn definitions() -> Vec<Command> {
+fn command(
+    name: &str,
+    description: &str,
+    permissions: Permissions,
+    options: Vec<CommandOption>,
+) -> Command {
     #[allow(deprecated)]
-    let warn = Command {
+    Command {
         application_id: None,
         contexts: None,
-        default_member_permissions: Some(Permissions::MODERATE_MEMBERS),
+        default_member_permissions: Some(permissions),
         dm_permission: None,
-        description: "Warn a member and record a case".to_owned(),
+        description: description.to_owned(),
         description_localizations: None,
         guild_id: None,
         id: None,
         integration_types: None,
         kind: CommandType::ChatInput,
-        name: "warn".to_owned(),
+        name: name.to_owned(),
         name_localizations: None,
         nsfw: None,
-        options: vec![
-            option(
-                "user",
-                "The member to warn",
-                CommandOptionType::User,
-                true,
-                None,
-            ),
-            option(
-                "reason",
-                "Why (shown in the case)",
-                CommandOptionType::String,
-                false,
-                Some(512),
-            ),
-        ],
+        options,
         version: Id::new(1),
+    }
+}
+
+/// Every command, with `default_member_permissions` so Discord hides them from members who
+/// cannot use them (the workers check again: server admins can change those defaults).
+pub(crate) fn definitions() -> Vec<Command> {
+    let user = |what: &str| option("user", what, CommandOptionType::User, true, None);
+    let reason = || {
+        option(
+            "reason",
+            "Why (kept in the case and the audit log)",
+            CommandOptionType::String,
+            false,
+            Some(512),
+        )
     };
-    vec![warn]
+    let mut delete_days = option(
+        "delete_days",
+        "Delete their messages of the last days (0-7)",
+        CommandOptionType::Integer,
+        false,
+        None,
+    );
+    delete_days.min_value = Some(CommandOptionValue::Integer(0));
+    delete_days.max_value = Some(CommandOptionValue::Integer(7));
+    vec![
+        command(
+            "warn",
+            "Warn a member and record a case",
+            Permissions::MODERATE_MEMBERS,
+            vec![user("The member to warn"), reason()],
+        ),
+        command(
+            "note",
+            "Record a note about a member",
+            Permissions::MODERATE_MEMBERS,
+            vec![
+                user("The member"),
+                option(
+                    "text",
+                    "The note",
+                    CommandOptionType::String,
+                    true,
+                    Some(512),
+                ),
+            ],
+        ),
+        command(
+            "kick",
+            "Kick a member",
+            Permissions::KICK_MEMBERS,
+            vec![user("The member to kick"), reason()],
+        ),
+        command(
+            "ban",
+            "Ban a user, for good or for a while",
+            Permissions::BAN_MEMBERS,
+            vec![
+                user("The user to ban"),
+                reason(),
+                option(
+                    "duration",
+                    "For how long, like 7d (empty: for good)",
+                    CommandOptionType::String,
+                    false,
+                    Some(16),
+                ),
+                delete_days,
+            ],
+        ),
+        command(
+            "unban",
+            "Lift a ban",
+            Permissions::BAN_MEMBERS,
+            vec![user("The user to unban"), reason()],
+        ),
+    ]
 }
 
 /// Overwrites the application's commands (globally, or in one guild for development).
