@@ -476,3 +476,59 @@ async fn a_temp_ban_is_lifted_by_the_scheduler_and_an_unban_cancels_the_other() 
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn timeout_sets_discords_timeout_within_its_28_days_and_untimeout_lifts_it() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, target, _) = stack.cast();
+    let too_long = json!({"name": "duration", "type": 3, "value": "30d"});
+    let id = stack.command("timeout", channel, owner, target, vec![too_long]);
+    let callback = stack.callback(id).await;
+    assert!(
+        callback["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 28 days"),
+        "{callback}"
+    );
+
+    let duration = json!({"name": "duration", "type": 3, "value": "10m"});
+    let id = stack.command("timeout", channel, owner, target, vec![duration]);
+    let callback = stack.callback(id).await;
+    assert!(
+        callback["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out until"),
+        "{callback}"
+    );
+    let until = stack.sim.world().guilds[&guild].members[&target].communication_disabled_until_ms;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    assert!(
+        until.is_some_and(|ms| ms > now_ms + 9 * 60_000 && ms < now_ms + 11 * 60_000),
+        "{until:?}"
+    );
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM cases WHERE kind = 'timeout' AND expires_at IS NOT NULL")
+            .await,
+        1
+    );
+
+    let id = stack.command("untimeout", channel, owner, target, Vec::new());
+    stack.callback(id).await;
+    assert_eq!(
+        stack.sim.world().guilds[&guild].members[&target].communication_disabled_until_ms,
+        None
+    );
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM cases WHERE kind = 'untimeout'")
+            .await,
+        1
+    );
+    stack.stop().await;
+}

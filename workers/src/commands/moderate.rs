@@ -25,6 +25,8 @@ use crate::handlers::HandlerError;
 
 /// Discord's limit on an audit-log reason; Aegis applies it to every reason.
 pub(crate) const MAX_REASON: usize = 512;
+/// Discord's longest timeout.
+const MAX_TIMEOUT: Duration = Duration::from_secs(28 * 86_400);
 /// Longest temp-ban Aegis schedules (a year).
 const MAX_BAN_DURATION: Duration = Duration::from_secs(365 * 86_400);
 
@@ -36,6 +38,8 @@ pub(crate) enum Action {
     Kick,
     Ban,
     Unban,
+    Timeout,
+    Untimeout,
 }
 
 impl Action {
@@ -46,13 +50,17 @@ impl Action {
             "kick" => Some(Self::Kick),
             "ban" => Some(Self::Ban),
             "unban" => Some(Self::Unban),
+            "timeout" => Some(Self::Timeout),
+            "untimeout" => Some(Self::Untimeout),
             _ => None,
         }
     }
 
     fn needed(self) -> (Permissions, &'static str) {
         match self {
-            Self::Warn | Self::Note => (Permissions::MODERATE_MEMBERS, "Timeout Members"),
+            Self::Warn | Self::Note | Self::Timeout | Self::Untimeout => {
+                (Permissions::MODERATE_MEMBERS, "Timeout Members")
+            }
             Self::Kick => (Permissions::KICK_MEMBERS, "Kick Members"),
             Self::Ban | Self::Unban => (Permissions::BAN_MEMBERS, "Ban Members"),
         }
@@ -65,6 +73,8 @@ impl Action {
             Self::Kick => "kicked",
             Self::Ban => "banned",
             Self::Unban => "unbanned",
+            Self::Timeout => "timed out",
+            Self::Untimeout => "no longer timed out",
         }
     }
 }
@@ -75,7 +85,8 @@ struct Checked {
     moderator: u64,
     target: u64,
     reason: Option<String>,
-    ban_for: Option<Duration>,
+    /// A temp-ban's or a timeout's length.
+    duration: Option<Duration>,
     delete_seconds: u32,
 }
 
@@ -108,15 +119,17 @@ pub(super) async fn run(
         reply(commands, interaction, &refusal.to_string(), true).await;
         return Ok(());
     }
-    let kind = match (action, checked.ban_for) {
+    let kind = match (action, checked.duration) {
         (Action::Warn, _) => CaseKind::Warn,
         (Action::Note, _) => CaseKind::Note,
         (Action::Kick, _) => CaseKind::Kick,
         (Action::Ban, None) => CaseKind::Ban,
         (Action::Ban, Some(_)) => CaseKind::Tempban,
         (Action::Unban, _) => CaseKind::Unban,
+        (Action::Timeout, _) => CaseKind::Timeout,
+        (Action::Untimeout, _) => CaseKind::Untimeout,
     };
-    let expires_at = checked.ban_for.map(|d| SystemTime::now() + d);
+    let expires_at = checked.duration.map(|d| SystemTime::now() + d);
     let case = NewCase {
         guild_id: checked.guild_id,
         kind,
@@ -197,6 +210,31 @@ async fn act_on_discord(
             .reason(&reason)
             .await
             .map(drop),
+        Action::Timeout | Action::Untimeout => {
+            let until = match checked.duration {
+                Some(duration) => {
+                    let end = SystemTime::now() + duration;
+                    let secs = end
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    let stamp = i64::try_from(secs)
+                        .ok()
+                        .and_then(|s| twilight_model::util::Timestamp::from_secs(s).ok())
+                        .ok_or_else(|| {
+                            Refusal::BadOption("That timeout cannot be expressed.".into())
+                        })?;
+                    Some(stamp)
+                }
+                None => None,
+            };
+            commands
+                .http
+                .update_guild_member(guild, user)
+                .communication_disabled_until(until)
+                .reason(&reason)
+                .await
+                .map(drop)
+        }
         Action::Unban => commands
             .http
             .delete_ban(guild, user)
@@ -273,13 +311,23 @@ async fn check(
     if action == Action::Note && reason.as_deref().is_none_or(str::is_empty) {
         return Ok(Err(Refusal::BadOption("A note needs its text.".into())));
     }
-    let ban_for = match duration.as_deref() {
-        None => None,
-        Some(text) => match parse_duration(text) {
-            Some(d) if !d.is_zero() && d <= MAX_BAN_DURATION => Some(d),
+    // Discord lifts a timeout itself and caps it at 28 days; a temp-ban Aegis lifts, up to a year.
+    let (longest, longest_text) = match action {
+        Action::Timeout => (MAX_TIMEOUT, "28 days"),
+        _ => (MAX_BAN_DURATION, "a year"),
+    };
+    let duration = match (duration.as_deref(), action) {
+        (None, Action::Timeout) => {
+            return Ok(Err(Refusal::BadOption(
+                "Say for how long, like 10m, 2h or 7d.".into(),
+            )));
+        }
+        (None | Some(_), Action::Untimeout) | (None, _) => None,
+        (Some(text), _) => match parse_duration(text) {
+            Some(d) if !d.is_zero() && d <= longest => Some(d),
             _ => {
                 return Ok(Err(Refusal::BadOption(format!(
-                    "{text:?} is not a duration: use a number and m, h, d or w (at most a year), like 7d."
+                    "{text:?} is not a duration: use a number and m, h, d or w (at most {longest_text}), like 7d."
                 ))));
             }
         },
@@ -290,7 +338,11 @@ async fn check(
         )));
     }
     let resolved = data.resolved.as_ref().and_then(|r| r.members.get(&target));
-    if resolved.is_none() && matches!(action, Action::Warn | Action::Note | Action::Kick) {
+    let member_only = matches!(
+        action,
+        Action::Warn | Action::Note | Action::Kick | Action::Timeout | Action::Untimeout
+    );
+    if resolved.is_none() && member_only {
         return Ok(Err(Refusal::NotAMember));
     }
     let target_actor = Actor {
@@ -332,7 +384,7 @@ async fn check(
     ) {
         return Ok(Err(refusal));
     }
-    if matches!(action, Action::Kick | Action::Ban | Action::Unban) {
+    if !matches!(action, Action::Warn | Action::Note) {
         let bot = commands
             .http
             .guild_member(guild_id, Id::new(commands.bot_user_id))
@@ -352,7 +404,7 @@ async fn check(
         moderator: invoker_id,
         target: target.get(),
         reason: reason.filter(|r| !r.is_empty()),
-        ban_for,
+        duration,
         delete_seconds: u32::try_from(delete_days).unwrap_or(0) * 86_400,
     }))
 }

@@ -134,6 +134,28 @@ pub(crate) fn definitions() -> Vec<Command> {
             Permissions::BAN_MEMBERS,
             vec![user("The user to unban"), reason()],
         ),
+        command(
+            "timeout",
+            "Time a member out (Discord's timeout, at most 28 days)",
+            Permissions::MODERATE_MEMBERS,
+            vec![
+                user("The member"),
+                option(
+                    "duration",
+                    "For how long, like 10m, 2h or 7d",
+                    CommandOptionType::String,
+                    true,
+                    Some(16),
+                ),
+                reason(),
+            ],
+        ),
+        command(
+            "untimeout",
+            "Lift a member's timeout",
+            Permissions::MODERATE_MEMBERS,
+            vec![user("The member"), reason()],
+        ),
     ]
 }
 
