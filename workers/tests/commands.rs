@@ -532,3 +532,100 @@ async fn timeout_sets_discords_timeout_within_its_28_days_and_untimeout_lifts_it
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn cases_pages_turn_with_buttons_and_case_subcommands_edit_history() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, target, _) = stack.cast();
+    let pool = stack.db.connect(2).await.expect("pool").pool().clone();
+    let cases = aegis_storage::Cases::new(pool);
+    for i in 0..12 {
+        let case = aegis_storage::NewCase {
+            guild_id: guild,
+            kind: aegis_storage::CaseKind::Warn,
+            target_id: target,
+            moderator_id: owner,
+            reason: Some(format!("reason {i}")),
+            source: aegis_storage::CaseSource::Command,
+            expires_at: None,
+            dedupe_key: format!("seed:{i}"),
+        };
+        cases.create(&case).await.expect("case");
+    }
+    let id = stack.command("cases", channel, owner, target, Vec::new());
+    let first = stack.callback(id).await;
+    let content = first["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content.contains("**#12**") && content.contains("**#3**") && !content.contains("**#2**"),
+        "{first}"
+    );
+    assert_eq!(first["data"]["flags"], json!(64));
+    let buttons = &first["data"]["components"][0]["components"];
+    assert_eq!(buttons[1]["custom_id"], json!(format!("cases:{target}:1")));
+    assert_eq!(buttons[0]["disabled"], json!(true), "no page before the first");
+    assert_ne!(buttons[1]["disabled"], json!(true), "Next is enabled: {first}");
+
+    // The moderator presses Next.
+    let press = json!({"custom_id": format!("cases:{target}:1"), "component_type": 2});
+    let (id, _) = stack
+        .sim
+        .inject_interaction(3, channel, owner, press)
+        .expect("button press");
+    let second = stack.callback(id).await;
+    assert_eq!(
+        second["type"],
+        json!(7),
+        "the page is an update of the same message: {second}"
+    );
+    let content = second["data"]["content"].as_str().unwrap_or_default();
+    assert!(
+        content.contains("**#2**") && content.contains("**#1**") && !content.contains("**#3**"),
+        "{second}"
+    );
+
+    let sub = |name: &str, extra: Vec<Value>| {
+        let mut options = vec![json!({"name": "number", "type": 4, "value": 1})];
+        options.extend(extra);
+        json!({"id": "2", "name": "case", "type": 1, "options": [{"name": name, "type": 1, "options": options}]})
+    };
+    let (id, _) = stack
+        .sim
+        .inject_interaction(
+            2,
+            channel,
+            owner,
+            sub(
+                "reason",
+                vec![json!({"name": "reason", "type": 3, "value": "corrected"})],
+            ),
+        )
+        .expect("case reason");
+    stack.callback(id).await;
+    let (id, _) = stack
+        .sim
+        .inject_interaction(2, channel, owner, sub("show", Vec::new()))
+        .expect("case show");
+    let shown = stack.callback(id).await;
+    assert!(
+        shown["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("corrected"),
+        "{shown}"
+    );
+    let (id, _) = stack
+        .sim
+        .inject_interaction(2, channel, owner, sub("hide", Vec::new()))
+        .expect("case hide");
+    stack.callback(id).await;
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM cases WHERE case_number = 1 AND hidden")
+            .await,
+        1
+    );
+    stack.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Slash commands. Each runs its checks, then its effect and the interaction's claim in one
 //! transaction, then answers; a redelivered interaction finds its claim and does nothing.
 
+mod cases;
 mod checks;
 mod moderate;
 mod registry;
@@ -38,12 +39,23 @@ impl Commands {
     pub(crate) async fn interaction(&self, event: &GatewayEvent) -> Result<(), HandlerError> {
         let interaction: Interaction = serde_json::from_slice(&event.payload)
             .map_err(|e| HandlerError::Permanent(format!("INTERACTION_CREATE payload: {e}")))?;
+        if let Some(InteractionData::MessageComponent(component)) = &interaction.data {
+            if component.custom_id.starts_with("cases:") {
+                return cases::turn_page(self, &interaction, &component.custom_id).await;
+            }
+            return Ok(());
+        }
         let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
-            // Components, modals and autocomplete arrive with the features that use them.
+            // Modals and autocomplete arrive with the features that use them.
             return Ok(());
         };
         if interaction.kind != InteractionType::ApplicationCommand {
             return Ok(());
+        }
+        match data.name.as_str() {
+            "case" => return cases::case(self, &interaction, data).await,
+            "cases" => return cases::list(self, &interaction, data).await,
+            _ => {}
         }
         match moderate::Action::from_name(&data.name) {
             Some(action) => moderate::run(self, &interaction, data, action).await,

@@ -134,6 +134,63 @@ pub(crate) fn definitions() -> Vec<Command> {
             Permissions::BAN_MEMBERS,
             vec![user("The user to unban"), reason()],
         ),
+        {
+            let number = || {
+                let mut number = option(
+                    "number",
+                    "The case number",
+                    CommandOptionType::Integer,
+                    true,
+                    None,
+                );
+                number.min_value = Some(CommandOptionValue::Integer(1));
+                number
+            };
+            let sub = |name: &str, description: &str, mut options: Vec<CommandOption>| {
+                let mut sub = option(
+                    name,
+                    description,
+                    CommandOptionType::SubCommand,
+                    false,
+                    None,
+                );
+                sub.required = None;
+                options.insert(0, number());
+                sub.options = Some(options);
+                sub
+            };
+            command(
+                "case",
+                "Show or edit a case",
+                Permissions::MODERATE_MEMBERS,
+                vec![
+                    sub("show", "Show a case and its notes", Vec::new()),
+                    sub(
+                        "reason",
+                        "Change a case's reason",
+                        vec![option(
+                            "reason",
+                            "The new reason",
+                            CommandOptionType::String,
+                            true,
+                            Some(512),
+                        )],
+                    ),
+                    sub(
+                        "delete",
+                        "Delete a case (its number is not reused)",
+                        Vec::new(),
+                    ),
+                    sub("hide", "Hide a case from /cases", Vec::new()),
+                ],
+            )
+        },
+        command(
+            "cases",
+            "List a user's cases",
+            Permissions::MODERATE_MEMBERS,
+            vec![user("The user")],
+        ),
         command(
             "timeout",
             "Time a member out (Discord's timeout, at most 28 days)",
