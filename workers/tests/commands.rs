@@ -565,8 +565,16 @@ async fn cases_pages_turn_with_buttons_and_case_subcommands_edit_history() {
     assert_eq!(first["data"]["flags"], json!(64));
     let buttons = &first["data"]["components"][0]["components"];
     assert_eq!(buttons[1]["custom_id"], json!(format!("cases:{target}:1")));
-    assert_eq!(buttons[0]["disabled"], json!(true), "no page before the first");
-    assert_ne!(buttons[1]["disabled"], json!(true), "Next is enabled: {first}");
+    assert_eq!(
+        buttons[0]["disabled"],
+        json!(true),
+        "no page before the first"
+    );
+    assert_ne!(
+        buttons[1]["disabled"],
+        json!(true),
+        "Next is enabled: {first}"
+    );
 
     // The moderator presses Next.
     let press = json!({"custom_id": format!("cases:{target}:1"), "component_type": 2});
