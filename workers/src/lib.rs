@@ -22,7 +22,7 @@ mod metrics;
 use std::sync::Arc;
 
 use aegis_service::{CancellationToken, NatsError, OpsServer, Readiness, service_registry};
-use aegis_storage::{Cases, Database, StorageError, Timers};
+use aegis_storage::{Cases, Database, Settings, StorageError, Timers};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
@@ -111,6 +111,11 @@ impl Worker {
         let commands = commands::Commands {
             http: Arc::new(http),
             pool: database.pool().clone(),
+            settings: Settings::new(
+                database.pool().clone(),
+                Some(redis.clone()),
+                &storage.redis_prefix,
+            ),
             bot_user_id: config.bot_user_id,
         };
         if config.register_commands {

@@ -637,3 +637,80 @@ async fn cases_pages_turn_with_buttons_and_case_subcommands_edit_history() {
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn softban_bans_with_message_deletion_then_unbans() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, target, _) = stack.cast();
+    let id = stack.command("softban", channel, owner, target, Vec::new());
+    let callback = stack.callback(id).await;
+    assert!(
+        callback["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("softbanned"),
+        "{callback}"
+    );
+    let calls: Vec<(String, serde_json::Value)> = stack
+        .sim
+        .rest_calls()
+        .into_iter()
+        .filter(|c| c.path.contains(&format!("/guilds/{guild}/bans/{target}")))
+        .map(|c| (c.method, c.body))
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].0, "PUT");
+    assert_eq!(calls[0].1["delete_message_seconds"], json!(86_400));
+    assert_eq!(calls[1].0, "DELETE");
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM cases WHERE kind = 'softban'")
+            .await,
+        1
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn config_needs_manage_server_and_saves_validated_settings() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, plain, _) = stack.cast();
+    let config =
+        |options: Value| json!({"id": "3", "name": "config", "type": 1, "options": options});
+    let (id, _) = stack
+        .sim
+        .inject_interaction(2, channel, plain, config(json!([])))
+        .expect("config");
+    let refused = stack.callback(id).await;
+    assert!(
+        refused["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Manage Server"),
+        "{refused}"
+    );
+
+    let options = json!([
+        {"name": "mod_log_channel", "type": 7, "value": channel.to_string()},
+        {"name": "dm_on_action", "type": 5, "value": true},
+        {"name": "warn_expiry_days", "type": 4, "value": 30},
+    ]);
+    let (id, _) = stack
+        .sim
+        .inject_interaction(2, channel, owner, config(options))
+        .expect("config");
+    let saved = stack.callback(id).await;
+    assert!(
+        saved["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Saved."),
+        "{saved}"
+    );
+    let stored = format!(
+        "SELECT count(*) FROM guilds WHERE guild_id = {guild} AND settings->>'mod_log_channel' = '{channel}' \
+         AND settings->>'dm_on_action' = 'true' AND settings->>'warn_expiry_days' = '30'"
+    );
+    assert_eq!(stack.count(&stored).await, 1);
+    stack.stop().await;
+}

@@ -3,6 +3,7 @@
 
 mod cases;
 mod checks;
+mod config;
 mod moderate;
 mod registry;
 mod respond;
@@ -23,6 +24,7 @@ use crate::handlers::HandlerError;
 pub(crate) struct Commands {
     pub(crate) http: Arc<twilight_http::Client>,
     pub(crate) pool: Pool,
+    pub(crate) settings: aegis_storage::Settings,
     pub(crate) bot_user_id: u64,
 }
 
@@ -55,6 +57,7 @@ impl Commands {
         match data.name.as_str() {
             "case" => return cases::case(self, &interaction, data).await,
             "cases" => return cases::list(self, &interaction, data).await,
+            "config" => return config::run(self, &interaction, data).await,
             _ => {}
         }
         match moderate::Action::from_name(&data.name) {

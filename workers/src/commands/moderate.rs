@@ -37,6 +37,7 @@ pub(crate) enum Action {
     Note,
     Kick,
     Ban,
+    Softban,
     Unban,
     Timeout,
     Untimeout,
@@ -50,6 +51,7 @@ impl Action {
             "kick" => Some(Self::Kick),
             "ban" => Some(Self::Ban),
             "unban" => Some(Self::Unban),
+            "softban" => Some(Self::Softban),
             "timeout" => Some(Self::Timeout),
             "untimeout" => Some(Self::Untimeout),
             _ => None,
@@ -62,7 +64,7 @@ impl Action {
                 (Permissions::MODERATE_MEMBERS, "Timeout Members")
             }
             Self::Kick => (Permissions::KICK_MEMBERS, "Kick Members"),
-            Self::Ban | Self::Unban => (Permissions::BAN_MEMBERS, "Ban Members"),
+            Self::Ban | Self::Softban | Self::Unban => (Permissions::BAN_MEMBERS, "Ban Members"),
         }
     }
 
@@ -73,6 +75,7 @@ impl Action {
             Self::Kick => "kicked",
             Self::Ban => "banned",
             Self::Unban => "unbanned",
+            Self::Softban => "softbanned (messages deleted, free to rejoin)",
             Self::Timeout => "timed out",
             Self::Untimeout => "no longer timed out",
         }
@@ -126,6 +129,7 @@ pub(super) async fn run(
         (Action::Ban, None) => CaseKind::Ban,
         (Action::Ban, Some(_)) => CaseKind::Tempban,
         (Action::Unban, _) => CaseKind::Unban,
+        (Action::Softban, _) => CaseKind::Softban,
         (Action::Timeout, _) => CaseKind::Timeout,
         (Action::Untimeout, _) => CaseKind::Untimeout,
     };
@@ -235,6 +239,29 @@ async fn act_on_discord(
                 .await
                 .map(drop)
         }
+        Action::Softban => {
+            // A ban that deletes their messages (a day's worth unless asked), lifted at once.
+            let seconds = if checked.delete_seconds == 0 {
+                86_400
+            } else {
+                checked.delete_seconds
+            };
+            let banned = commands
+                .http
+                .create_ban(guild, user)
+                .delete_message_seconds(seconds)
+                .reason(&reason)
+                .await;
+            match banned {
+                Ok(_) => commands
+                    .http
+                    .delete_ban(guild, user)
+                    .reason(&reason)
+                    .await
+                    .map(drop),
+                Err(err) => Err(err),
+            }
+        }
         Action::Unban => commands
             .http
             .delete_ban(guild, user)
@@ -340,7 +367,12 @@ async fn check(
     let resolved = data.resolved.as_ref().and_then(|r| r.members.get(&target));
     let member_only = matches!(
         action,
-        Action::Warn | Action::Note | Action::Kick | Action::Timeout | Action::Untimeout
+        Action::Warn
+            | Action::Note
+            | Action::Kick
+            | Action::Softban
+            | Action::Timeout
+            | Action::Untimeout
     );
     if resolved.is_none() && member_only {
         return Ok(Err(Refusal::NotAMember));

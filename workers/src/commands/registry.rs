@@ -192,6 +192,63 @@ pub(crate) fn definitions() -> Vec<Command> {
             vec![user("The user")],
         ),
         command(
+            "softban",
+            "Ban and unban at once, deleting a member's recent messages",
+            Permissions::BAN_MEMBERS,
+            vec![user("The member"), reason(), {
+                let mut days = option(
+                    "delete_days",
+                    "Days of messages to delete (1-7, default 1)",
+                    CommandOptionType::Integer,
+                    false,
+                    None,
+                );
+                days.min_value = Some(CommandOptionValue::Integer(1));
+                days.max_value = Some(CommandOptionValue::Integer(7));
+                days
+            }],
+        ),
+        command(
+            "config",
+            "Show or change Aegis's settings for this server",
+            Permissions::MANAGE_GUILD,
+            vec![
+                option(
+                    "mod_log_channel",
+                    "Where moderation actions are logged",
+                    CommandOptionType::Channel,
+                    false,
+                    None,
+                ),
+                option(
+                    "mute_role",
+                    "The role /mute gives",
+                    CommandOptionType::Role,
+                    false,
+                    None,
+                ),
+                option(
+                    "dm_on_action",
+                    "DM members about actions taken on them",
+                    CommandOptionType::Boolean,
+                    false,
+                    None,
+                ),
+                {
+                    let mut days = option(
+                        "warn_expiry_days",
+                        "Warnings stop counting after days (0: never)",
+                        CommandOptionType::Integer,
+                        false,
+                        None,
+                    );
+                    days.min_value = Some(CommandOptionValue::Integer(0));
+                    days.max_value = Some(CommandOptionValue::Integer(3650));
+                    days
+                },
+            ],
+        ),
+        command(
             "timeout",
             "Time a member out (Discord's timeout, at most 28 days)",
             Permissions::MODERATE_MEMBERS,
