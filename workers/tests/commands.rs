@@ -712,5 +712,12 @@ async fn config_needs_manage_server_and_saves_validated_settings() {
          AND settings->>'dm_on_action' = 'true' AND settings->>'warn_expiry_days' = '30'"
     );
     assert_eq!(stack.count(&stored).await, 1);
+
+    // With an expiry set, a warning schedules its own end.
+    let id = stack.warn(channel, owner, plain, "counts for 30 days");
+    stack.callback(id).await;
+    let timer = "SELECT count(*) FROM scheduled_actions WHERE kind = 'warn_expiry' AND status = 'pending' \
+                 AND due_at > now() + interval '29 days' AND due_at < now() + interval '31 days'";
+    assert_eq!(stack.count(timer).await, 1);
     stack.stop().await;
 }

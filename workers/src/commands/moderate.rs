@@ -149,6 +149,20 @@ pub(super) async fn run(
             "case dedupe key taken; retrying".into(),
         ));
     };
+    if action == Action::Warn {
+        // Where the guild set an expiry, the warning stops counting after it (a scheduled job).
+        let settings = commands.settings.get(checked.guild_id).await?;
+        if let Some(days) = settings.warn_expiry_days {
+            let timer = NewTimer {
+                kind: "warn_expiry".to_owned(),
+                guild_id: Some(checked.guild_id),
+                payload: serde_json::json!({ "case_id": case.id }),
+                due_at: SystemTime::now() + Duration::from_secs(u64::from(days) * 86_400),
+                dedupe_key: format!("warn_expiry:{}", case.id),
+            };
+            Timers::schedule_in(&tx, &timer).await?;
+        }
+    }
     let unban_key = format!("unban:{}:{}", checked.guild_id, checked.target);
     match (action, expires_at) {
         (Action::Ban, Some(due_at)) => {
