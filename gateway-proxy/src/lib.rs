@@ -65,15 +65,9 @@ pub enum Error {
     /// NATS is unreachable or refused the topology.
     #[error(transparent)]
     Nats(#[from] NatsError),
-    /// The ops listener could not bind.
-    #[error("cannot listen for ops endpoints on {addr}: {source}")]
-    Ops {
-        /// The configured address.
-        addr: SocketAddr,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The ops listener could not bind its address.
+    #[error(transparent)]
+    Ops(#[from] aegis_service::OpsBindError),
 }
 
 /// A running gateway-proxy.
@@ -138,11 +132,7 @@ impl GatewayProxy {
             vec![StatusRoute::json("/shards", move || status.to_json())],
             ops_shutdown.clone(),
         )
-        .await
-        .map_err(|source| Error::Ops {
-            addr: config.ops_addr,
-            source,
-        })?;
+        .await?;
 
         let max_concurrency = limit.max_concurrency.max(1);
         let queue: Arc<dyn Queue + Send + Sync> = match config.identify_queue {

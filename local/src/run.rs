@@ -9,15 +9,9 @@ use crate::LocalConfig;
 /// Why the all-in-one process could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
-    /// The operations listener could not bind its address.
-    #[error("cannot listen for ops endpoints on {addr}: {source}")]
-    Ops {
-        /// The configured address.
-        addr: std::net::SocketAddr,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The ops listener could not bind its address.
+    #[error(transparent)]
+    Ops(#[from] aegis_service::OpsBindError),
     /// The simulator could not start (usually: its address is taken).
     #[error("cannot start the Discord simulator: {0}")]
     Simulator(#[source] discord_sim::Error),
@@ -65,11 +59,7 @@ pub async fn run(config: LocalConfig, shutdown: CancellationToken) -> Result<(),
         readiness.clone(),
         ops_shutdown.clone(),
     )
-    .await
-    .map_err(|source| LocalError::Ops {
-        addr: config.ops_addr,
-        source,
-    })?;
+    .await?;
 
     let result = run_services(&config, &readiness, &ops, &shutdown).await;
     readiness.drain();

@@ -51,14 +51,9 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The ops listener could not be bound.
-    #[error("cannot serve ops endpoints on {addr}: {source}")]
-    Ops {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The ops listener could not bind its address.
+    #[error(transparent)]
+    Ops(#[from] aegis_service::OpsBindError),
     /// The Redis URL is unusable.
     #[error("AEGIS_REST_REDIS_URL is unusable: {0}")]
     Redis(#[from] redis::RedisError),
@@ -172,11 +167,7 @@ async fn start_with(config: Config, shutdown: CancellationToken) -> Result<Handl
         readiness.clone(),
         shutdown.clone(),
     )
-    .await
-    .map_err(|source| Error::Ops {
-        addr: config.ops_addr,
-        source,
-    })?;
+    .await?;
     let app = Arc::new(app::App {
         auth: config.token.as_deref().and_then(app::authorization),
         upstream: upstream::client()?,

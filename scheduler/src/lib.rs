@@ -40,15 +40,9 @@ pub enum Error {
     /// NATS unreachable or the topology refused.
     #[error(transparent)]
     Nats(#[from] NatsError),
-    /// The ops listener could not bind.
-    #[error("cannot listen for ops endpoints on {addr}: {source}")]
-    Ops {
-        /// The configured address.
-        addr: std::net::SocketAddr,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The ops listener could not bind its address.
+    #[error(transparent)]
+    Ops(#[from] aegis_service::OpsBindError),
 }
 
 /// A running scheduler.
@@ -86,11 +80,7 @@ impl Scheduler {
             readiness.clone(),
             ops_shutdown.clone(),
         )
-        .await
-        .map_err(|source| Error::Ops {
-            addr: config.ops_addr,
-            source,
-        })?;
+        .await?;
         let timers = Timers::new(database.pool().clone());
         ensure_retention(&timers, &config).await?;
         let dispatcher = Dispatcher {

@@ -45,6 +45,6 @@ pub use config::{ConfigError, Env};
 pub use logging::{LogFormat, init_logging};
 pub use main_loop::run_service;
 pub use nats::{NatsConfig, NatsError};
-pub use ops::{OpsServer, Readiness, StatusRoute, service_registry};
+pub use ops::{OpsBindError, OpsServer, Readiness, StatusRoute, service_registry};
 pub use shutdown::shutdown_on_signals;
 pub use tokio_util::sync::CancellationToken;

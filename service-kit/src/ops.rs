@@ -98,6 +98,17 @@ pub fn service_registry(service: &str) -> Registry {
     registry
 }
 
+/// The operations listener could not bind its address (taken, or not allowed).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen for ops endpoints on {addr}: {source}")]
+pub struct OpsBindError {
+    /// The address asked for.
+    pub addr: SocketAddr,
+    /// The OS error.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// The running operations listener.
 #[derive(Debug)]
 pub struct OpsServer {
@@ -153,7 +164,7 @@ impl OpsServer {
         registry: Arc<Registry>,
         readiness: Readiness,
         shutdown: CancellationToken,
-    ) -> std::io::Result<Self> {
+    ) -> Result<Self, OpsBindError> {
         Self::bind_with_routes(addr, registry, readiness, Vec::new(), shutdown).await
     }
 
@@ -164,9 +175,10 @@ impl OpsServer {
         readiness: Readiness,
         routes: Vec<StatusRoute>,
         shutdown: CancellationToken,
-    ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
+    ) -> Result<Self, OpsBindError> {
+        let bind_error = |source| OpsBindError { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
         let shared = Arc::new(Shared {
             registry,
             readiness,

@@ -49,15 +49,9 @@ pub enum Error {
     /// NATS unreachable or the topology refused.
     #[error(transparent)]
     Nats(#[from] NatsError),
-    /// The ops listener could not bind.
-    #[error("cannot listen for ops endpoints on {addr}: {source}")]
-    Ops {
-        /// The configured address.
-        addr: std::net::SocketAddr,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The ops listener could not bind its address.
+    #[error(transparent)]
+    Ops(#[from] aegis_service::OpsBindError),
 }
 
 /// A running worker.
@@ -97,11 +91,7 @@ impl Worker {
             readiness.clone(),
             ops_shutdown.clone(),
         )
-        .await
-        .map_err(|source| Error::Ops {
-            addr: config.ops_addr,
-            source,
-        })?;
+        .await?;
 
         let http = twilight_http::Client::builder()
             .proxy(config.rest_proxy.clone(), true)

@@ -34,6 +34,16 @@ fn allowed(interaction: &Interaction) -> bool {
     permissions.intersects(Permissions::MODERATE_MEMBERS | Permissions::ADMINISTRATOR)
 }
 
+/// Answers the invoker without Timeout Members (ephemerally) and says whether it did.
+async fn refused(commands: &Commands, interaction: &Interaction) -> bool {
+    if allowed(interaction) {
+        return false;
+    }
+    let text = "You need the Timeout Members permission for this.";
+    reply(commands, interaction, text, true).await;
+    true
+}
+
 fn line(case: &Case) -> String {
     let when = case
         .created_at
@@ -58,14 +68,7 @@ pub(super) async fn case(
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
         return Ok(());
     };
-    if !allowed(interaction) {
-        reply(
-            commands,
-            interaction,
-            "You need the Timeout Members permission for this.",
-            true,
-        )
-        .await;
+    if refused(commands, interaction).await {
         return Ok(());
     }
     let Some(sub) = data.options.first() else {
@@ -129,14 +132,7 @@ pub(super) async fn list(
     interaction: &Interaction,
     data: &CommandData,
 ) -> Result<(), HandlerError> {
-    if !allowed(interaction) {
-        reply(
-            commands,
-            interaction,
-            "You need the Timeout Members permission for this.",
-            true,
-        )
-        .await;
+    if refused(commands, interaction).await {
         return Ok(());
     }
     let target = data
@@ -166,14 +162,7 @@ pub(super) async fn turn_page(
     interaction: &Interaction,
     custom_id: &str,
 ) -> Result<(), HandlerError> {
-    if !allowed(interaction) {
-        reply(
-            commands,
-            interaction,
-            "You need the Timeout Members permission for this.",
-            true,
-        )
-        .await;
+    if refused(commands, interaction).await {
         return Ok(());
     }
     let mut parts = custom_id.split(':').skip(1);
