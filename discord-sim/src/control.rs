@@ -137,6 +137,51 @@ impl SimHandle {
         self.shared.interactions.log(id)
     }
 
+    /// Puts a message by `author_id` into `channel_id`'s history, sent `age` ago (its snowflake
+    /// carries that time, as Discord's do), without dispatching it: a backlog for tests of
+    /// history reads and deletes (bulk delete refuses messages over 14 days old). Returns its id.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message when the channel or the user is unknown.
+    pub fn seed_message(
+        &self,
+        channel_id: u64,
+        author_id: u64,
+        content: &str,
+        age: std::time::Duration,
+    ) -> Result<u64, String> {
+        use crate::snowflake::{iso8601, now_ms, snowflake};
+        self.with_world(|world| {
+            if world.channel(channel_id).is_none() {
+                return Err(format!("unknown channel {channel_id}"));
+            }
+            let author = world
+                .users
+                .get(&author_id)
+                .ok_or_else(|| format!("unknown user {author_id}"))?
+                .to_json();
+            let at = now_ms().saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+            let history = world.messages.entry(channel_id).or_default();
+            // A free id at that millisecond (several messages may share one).
+            let mut id = snowflake(at, 0);
+            while history.contains_key(&id) {
+                id += 1;
+            }
+            history.insert(
+                id,
+                serde_json::json!({
+                    "id": id.to_string(), "channel_id": channel_id.to_string(), "author": author,
+                    "content": content, "timestamp": iso8601(at), "edited_timestamp": null,
+                    "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+                    "attachments": [], "embeds": [], "components": [], "pinned": false,
+                    "type": 0, "flags": 0,
+                }),
+            );
+            Ok(id)
+        })
+    }
+
     /// The REST call log, oldest first.
     pub fn rest_calls(&self) -> Vec<crate::rest::RestCall> {
         self.shared

@@ -151,8 +151,10 @@ impl Env {
     }
 }
 
-/// Parses `250ms`, `30s`, `5m`, `2h`, `7d`.
-fn parse_duration(value: &str) -> Option<Duration> {
+/// Parses durations as operators and moderators write them: `250ms`, `30s`, `5m`, `2h`, `7d`,
+/// `2w` (surrounding spaces ignored).
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
     let split = value.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = value.split_at(split);
     let number: u64 = number.parse().ok()?;
@@ -163,6 +165,7 @@ fn parse_duration(value: &str) -> Option<Duration> {
         "m" => seconds(60),
         "h" => seconds(3600),
         "d" => seconds(86_400),
+        "w" => seconds(604_800),
         _ => None,
     }
 }
@@ -228,6 +231,11 @@ mod tests {
             Ok(Duration::from_secs(172_800))
         );
         assert!(env.duration("D", Duration::ZERO).is_err());
+        assert_eq!(
+            super::parse_duration(" 2w "),
+            Some(Duration::from_secs(14 * 86_400))
+        );
+        assert_eq!(super::parse_duration("5y"), None);
         assert_eq!(env.bool("E", false), Ok(true));
         assert!(env.bool("F", false).is_err());
     }

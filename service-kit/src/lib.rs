@@ -41,7 +41,7 @@ mod nats;
 mod ops;
 mod shutdown;
 
-pub use config::{ConfigError, Env};
+pub use config::{ConfigError, Env, parse_duration};
 pub use logging::{LogFormat, init_logging};
 pub use main_loop::run_service;
 pub use nats::{NatsConfig, NatsError};

@@ -9,6 +9,7 @@
 //! - [`Settings`]: per-guild settings (JSONB, validated) behind a Redis cache-aside
 //!   (`aegis:guild:{guild_id}:settings`), invalidated on change.
 //! - [`claim_interaction`]: an interaction is handled once, however often it is delivered.
+//! - [`ChannelLocks`]: channels Aegis locked and the overwrite to restore; [`record_command_usage`].
 //! - [`Timers`]: durable timers (`scheduled_actions`), claimed by schedulers with
 //!   `FOR UPDATE SKIP LOCKED` and a lease.
 
@@ -17,19 +18,23 @@ mod config;
 mod database;
 mod error;
 mod interactions;
+mod locks;
 mod retention;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod timers;
+mod usage;
 
 pub use cases::{Case, CaseKind, CaseNote, CaseSource, Cases, NewCase};
 pub use config::StorageConfig;
 pub use database::{Database, Pool, migrate};
 pub use error::StorageError;
 pub use interactions::claim_interaction;
+pub use locks::{ChannelLocks, Overwrite};
 pub use retention::RetainedTable;
 pub use settings::{GuildSettings, Settings, SettingsError};
 pub use timers::{DueTimer, NewTimer, Timers};
 /// PostgreSQL's client error, for callers running their own transactions on a [`Pool`].
 pub use tokio_postgres::Error as PgError;
+pub use usage::record_command_usage;

@@ -7,7 +7,7 @@ use tokio_postgres::{GenericClient, Row};
 use crate::{Pool, StorageError};
 
 /// A timer to set.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewTimer {
     /// What to do when it fires (the job kind, e.g. `unban`).
     pub kind: String,

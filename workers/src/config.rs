@@ -6,6 +6,8 @@ use std::time::Duration;
 use aegis_service::{ConfigError, Env, NatsConfig};
 use aegis_storage::StorageConfig;
 
+use crate::UserLimit;
+
 /// Everything a worker needs; see the crate README for variables and defaults.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -25,6 +27,11 @@ pub struct Config {
     pub commands_guild: Option<u64>,
     /// Ops endpoints.
     pub ops_addr: SocketAddr,
+    /// Per-user command budget (per guild); none: unlimited.
+    pub user_limit: Option<UserLimit>,
+    /// An interaction not answered this long after gateway-proxy read it is deferred (Discord
+    /// drops it after 3 s).
+    pub defer_after: Duration,
     /// PostgreSQL and Redis.
     pub storage: StorageConfig,
     /// NATS and JetStream.
@@ -76,8 +83,61 @@ impl Config {
                 ([127, 0, 0, 1], 9103).into(),
                 "a socket address like 127.0.0.1:9103",
             )?,
+            user_limit: env.parse_with(
+                "AEGIS_WORKER_USER_COMMANDS",
+                Some(UserLimit {
+                    count: 10,
+                    window: Duration::from_secs(10),
+                }),
+                parse_user_limit,
+            )?,
+            defer_after: env.parse_with(
+                "AEGIS_WORKER_DEFER_AFTER",
+                Duration::from_millis(1_500),
+                |v| match aegis_service::parse_duration(v) {
+                    Some(d) if d <= Duration::from_millis(2_500) => Ok(d),
+                    _ => Err("a duration up to 2500ms (Discord allows 3 s)".to_owned()),
+                },
+            )?,
             storage: StorageConfig::from_env(env)?,
             nats: NatsConfig::from_env(env)?,
         })
+    }
+}
+
+/// Reads `COUNT/WINDOW` (like `10/10s`) or `off`.
+fn parse_user_limit(value: &str) -> Result<Option<UserLimit>, String> {
+    let expected = || "COUNT/WINDOW like 10/10s, or off".to_owned();
+    if value.trim() == "off" {
+        return Ok(None);
+    }
+    let (count, window) = value.split_once('/').ok_or_else(expected)?;
+    let count: u32 = count.trim().parse().map_err(|_| expected())?;
+    let window = aegis_service::parse_duration(window).ok_or_else(expected)?;
+    if count == 0 || window.is_zero() {
+        return Err(expected());
+    }
+    Ok(Some(UserLimit { count, window }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_user_limit;
+    use crate::UserLimit;
+
+    #[test]
+    fn user_limits_read_count_per_window_or_off() {
+        assert_eq!(
+            parse_user_limit("5/30s"),
+            Ok(Some(UserLimit {
+                count: 5,
+                window: Duration::from_secs(30)
+            }))
+        );
+        assert_eq!(parse_user_limit("off"), Ok(None));
+        assert!(parse_user_limit("0/10s").is_err());
+        assert!(parse_user_limit("ten").is_err());
     }
 }

@@ -25,6 +25,7 @@ use aegis_service::{CancellationToken, NatsError, OpsServer, Readiness, service_
 use aegis_storage::{Cases, Database, Settings, StorageError, Timers};
 use tokio::task::JoinHandle;
 
+pub use commands::UserLimit;
 pub use config::Config;
 
 use consume::{ConsumeContext, Leases, Work, consume_work, supervise_partitions};
@@ -107,6 +108,12 @@ impl Worker {
                 &storage.redis_prefix,
             ),
             bot_user_id: config.bot_user_id,
+            limiter: config.user_limit.map(|limit| commands::Limiter {
+                redis: redis.clone(),
+                prefix: storage.redis_prefix.clone(),
+                limit,
+            }),
+            defer_after: config.defer_after,
         };
         if config.register_commands {
             let guild = config

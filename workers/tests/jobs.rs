@@ -71,6 +71,8 @@ impl Setup {
             rest_proxy: "127.0.0.1:9".into(),
             register_commands: false,
             commands_guild: None,
+            user_limit: None,
+            defer_after: Duration::from_millis(1_500),
             ops_addr: ([127, 0, 0, 1], 0).into(),
             storage: self.storage.clone(),
             nats: self.nats.clone(),

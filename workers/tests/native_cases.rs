@@ -107,6 +107,8 @@ impl Pipeline {
             rest_proxy: "127.0.0.1:9".into(),
             register_commands: false,
             commands_guild: None,
+            user_limit: None,
+            defer_after: Duration::from_millis(1_500),
             ops_addr: ([127, 0, 0, 1], 0).into(),
             storage: StorageConfig {
                 database_url: self.db.url.clone(),

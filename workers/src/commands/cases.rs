@@ -3,6 +3,7 @@
 //! are for moderators).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use aegis_storage::{Case, Cases};
@@ -19,7 +20,7 @@ use twilight_model::http::interaction::{
 
 use super::Commands;
 use super::moderate::MAX_REASON;
-use super::respond::reply;
+use super::respond::Responder;
 use crate::handlers::HandlerError;
 
 /// Cases per `/cases` page.
@@ -35,12 +36,12 @@ fn allowed(interaction: &Interaction) -> bool {
 }
 
 /// Answers the invoker without Timeout Members (ephemerally) and says whether it did.
-async fn refused(commands: &Commands, interaction: &Interaction) -> bool {
+async fn refused(interaction: &Interaction, responder: &Responder) -> bool {
     if allowed(interaction) {
         return false;
     }
     let text = "You need the Timeout Members permission for this.";
-    reply(commands, interaction, text, true).await;
+    responder.reply(text, true).await;
     true
 }
 
@@ -64,11 +65,12 @@ pub(super) async fn case(
     commands: &Commands,
     interaction: &Interaction,
     data: &CommandData,
+    responder: &Responder,
 ) -> Result<(), HandlerError> {
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
         return Ok(());
     };
-    if refused(commands, interaction).await {
+    if refused(interaction, responder).await {
         return Ok(());
     }
     let Some(sub) = data.options.first() else {
@@ -87,7 +89,7 @@ pub(super) async fn case(
         }
     }
     let Some(number) = number.filter(|n| *n > 0) else {
-        reply(commands, interaction, "Give a case number.", true).await;
+        responder.reply("Give a case number.", true).await;
         return Ok(());
     };
     let cases = Cases::new(commands.pool.clone());
@@ -122,7 +124,7 @@ pub(super) async fn case(
         },
         other => format!("Unknown subcommand {other}."),
     };
-    reply(commands, interaction, &answer, true).await;
+    responder.reply(&answer, true).await;
     Ok(())
 }
 
@@ -131,8 +133,9 @@ pub(super) async fn list(
     commands: &Commands,
     interaction: &Interaction,
     data: &CommandData,
+    responder: &Responder,
 ) -> Result<(), HandlerError> {
-    if refused(commands, interaction).await {
+    if refused(interaction, responder).await {
         return Ok(());
     }
     let target = data
@@ -146,13 +149,7 @@ pub(super) async fn list(
         return Ok(());
     };
     let page = render(commands, guild_id, target, 0).await?;
-    respond(
-        commands,
-        interaction,
-        InteractionResponseType::ChannelMessageWithSource,
-        page,
-    )
-    .await;
+    responder.answer(page).await;
     Ok(())
 }
 
@@ -162,7 +159,9 @@ pub(super) async fn turn_page(
     interaction: &Interaction,
     custom_id: &str,
 ) -> Result<(), HandlerError> {
-    if refused(commands, interaction).await {
+    // A page turn reads one page: fast, so it never defers.
+    let responder = Responder::new(Arc::clone(&commands.http), interaction, None);
+    if refused(interaction, &responder).await {
         return Ok(());
     }
     let mut parts = custom_id.split(':').skip(1);

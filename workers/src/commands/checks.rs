@@ -58,7 +58,8 @@ pub(crate) struct GuildFacts {
 }
 
 impl GuildFacts {
-    fn top_position(&self, roles: &[u64]) -> i64 {
+    /// The position of the highest of `roles` (0 for none: @everyone).
+    pub(crate) fn top_position(&self, roles: &[u64]) -> i64 {
         roles
             .iter()
             .filter_map(|r| self.positions.get(r))

@@ -9,7 +9,7 @@ use twilight_model::application::interaction::application_command::{
 use twilight_model::guild::Permissions;
 
 use super::Commands;
-use super::respond::reply;
+use super::respond::Responder;
 use crate::handlers::HandlerError;
 
 fn describe(settings: &GuildSettings) -> String {
@@ -32,6 +32,7 @@ pub(super) async fn run(
     commands: &Commands,
     interaction: &Interaction,
     data: &CommandData,
+    responder: &Responder,
 ) -> Result<(), HandlerError> {
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
         return Ok(());
@@ -42,18 +43,14 @@ pub(super) async fn run(
         .and_then(|m| m.permissions)
         .unwrap_or(Permissions::empty());
     if !permissions.intersects(Permissions::MANAGE_GUILD | Permissions::ADMINISTRATOR) {
-        reply(
-            commands,
-            interaction,
-            "You need the Manage Server permission for this.",
-            true,
-        )
-        .await;
+        responder
+            .reply("You need the Manage Server permission for this.", true)
+            .await;
         return Ok(());
     }
     let mut settings = commands.settings.get(guild_id).await?;
     if data.options.is_empty() {
-        reply(commands, interaction, &describe(&settings), true).await;
+        responder.reply(&describe(&settings), true).await;
         return Ok(());
     }
     for option in &data.options {
@@ -76,15 +73,11 @@ pub(super) async fn run(
     }
     match commands.settings.set(guild_id, &settings).await? {
         Ok(()) => {
-            reply(
-                commands,
-                interaction,
-                &format!("Saved.\n{}", describe(&settings)),
-                true,
-            )
-            .await
+            responder
+                .reply(&format!("Saved.\n{}", describe(&settings)), true)
+                .await
         }
-        Err(invalid) => reply(commands, interaction, &invalid.to_string(), true).await,
+        Err(invalid) => responder.reply(&invalid.to_string(), true).await,
     }
     Ok(())
 }

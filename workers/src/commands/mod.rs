@@ -1,21 +1,33 @@
 //! Slash commands. Each runs its checks, then its effect and the interaction's claim in one
 //! transaction, then answers; a redelivered interaction finds its claim and does nothing.
+//!
+//! Before any command: the per-user rate limit (Redis) and a `command_usage` row (analytics).
+//! Every answer goes through a [`Responder`], which defers when the answer would miss Discord's
+//! 3 seconds.
 
 mod cases;
+mod channel;
 mod checks;
 mod config;
-mod moderate;
+mod limits;
+pub(crate) mod moderate;
+pub(crate) mod modlog;
+mod purge;
 mod registry;
 mod respond;
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aegis_protocol::GatewayEvent;
-use aegis_storage::Pool;
+use aegis_storage::{Pool, record_command_usage};
 use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
 
 pub(crate) use checks::{Actor, GuildFacts, Refusal, bot_may_act, may_act};
+pub(crate) use limits::Limiter;
+pub use limits::UserLimit;
 pub(crate) use registry::register;
+use respond::Responder;
 
 use crate::handlers::HandlerError;
 
@@ -26,6 +38,10 @@ pub(crate) struct Commands {
     pub(crate) pool: Pool,
     pub(crate) settings: aegis_storage::Settings,
     pub(crate) bot_user_id: u64,
+    /// Per-user command limits; none when off.
+    pub(crate) limiter: Option<Limiter>,
+    /// How long after gateway-proxy read an interaction its answer is deferred if not sent.
+    pub(crate) defer_after: Duration,
 }
 
 impl std::fmt::Debug for Commands {
@@ -34,6 +50,12 @@ impl std::fmt::Debug for Commands {
             .field("bot_user_id", &self.bot_user_id)
             .finish_non_exhaustive()
     }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Commands {
@@ -54,17 +76,49 @@ impl Commands {
         if interaction.kind != InteractionType::ApplicationCommand {
             return Ok(());
         }
+        let now = now_ms();
+        let age = now.saturating_sub(u64::try_from(event.received_at_ms).unwrap_or(0));
+        let defer_in = self.defer_after.saturating_sub(Duration::from_millis(age));
+        let responder = Responder::new(Arc::clone(&self.http), &interaction, Some(defer_in));
+        let guild = interaction.guild_id.map(|g| g.get());
+        let user = interaction.author_id().map_or(0, |u| u.get());
+        let conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let usage = record_command_usage(&*conn, guild, user, &data.name, interaction.id.get());
+        if let Err(err) = usage.await {
+            tracing::warn!(error = %err, "cannot record command usage");
+        }
+        drop(conn);
+        let over = match &self.limiter {
+            Some(limiter) => limiter.over(guild.unwrap_or(0), user, now).await,
+            None => None,
+        };
+        if let Some(wait) = over {
+            let text = format!(
+                "You are using commands too quickly: try again in {} s.",
+                wait.as_secs().max(1)
+            );
+            responder.reply(&text, true).await;
+            return Ok(());
+        }
         match data.name.as_str() {
-            "case" => return cases::case(self, &interaction, data).await,
-            "cases" => return cases::list(self, &interaction, data).await,
-            "config" => return config::run(self, &interaction, data).await,
+            "case" => return cases::case(self, &interaction, data, &responder).await,
+            "cases" => return cases::list(self, &interaction, data, &responder).await,
+            "config" => return config::run(self, &interaction, data, &responder).await,
+            "purge" => return purge::run(self, &interaction, data, &responder).await,
             _ => {}
         }
+        if let Some(action) = channel::ChannelAction::from_name(&data.name) {
+            return channel::run(self, &interaction, data, action, &responder).await;
+        }
         match moderate::Action::from_name(&data.name) {
-            Some(action) => moderate::run(self, &interaction, data, action).await,
+            Some(action) => moderate::run(self, &interaction, data, action, &responder).await,
             None => {
                 let text = format!("`/{}` is not available yet.", data.name);
-                respond::reply(self, &interaction, &text, true).await;
+                responder.reply(&text, true).await;
                 Ok(())
             }
         }

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use aegis_protocol::Job;
-use aegis_storage::{CaseKind, CaseSource, Cases, NewCase, NewTimer, RetainedTable, Timers};
+use aegis_storage::{Cases, NewTimer, RetainedTable, Timers};
 use serde::Deserialize;
 
 use super::{HandlerError, Handlers};
@@ -15,10 +15,9 @@ struct WarnExpiry {
     case_id: i64,
 }
 
-/// `unban`: a temp-ban ends.
+/// `mod_log`: post a case to the mod-log channel.
 #[derive(Deserialize)]
-struct Unban {
-    user_id: String,
+struct ModLog {
     case: i32,
 }
 
@@ -73,9 +72,18 @@ impl Handlers {
                 tracing::info!(table = table.name(), deleted, "retention purge");
                 next = Some((table, body));
             }
-            "unban" => {
-                let body: Unban = parse(body)?;
-                self.unban(&tx, job, timer_id, &body).await?;
+            "unban" => self.unban(&tx, job, timer_id, parse(body)?).await?,
+            "unmute" => self.unmute(&tx, job, timer_id, parse(body)?).await?,
+            "timeout_renew" => {
+                // The renewal is itself a timer, set in this transaction.
+                self.renew_timeout(&tx, job, parse(body)?).await?;
+            }
+            "mod_log" => {
+                let body: ModLog = parse(body)?;
+                let guild = job
+                    .guild_id
+                    .ok_or_else(|| HandlerError::Permanent("mod_log job without a guild".into()))?;
+                crate::commands::modlog::post(&self.commands, guild, body.case).await?;
             }
             other => {
                 return Err(HandlerError::Permanent(format!(
@@ -100,58 +108,6 @@ impl Handlers {
         Ok(())
     }
 
-    /// Lifts a temp-ban through rest-proxy and records an `unban` case with source `scheduled`.
-    /// A ban already lifted (Discord's 10026 Unknown Ban) completes without a case.
-    async fn unban(
-        &self,
-        tx: &tokio_postgres::Transaction<'_>,
-        job: &Job,
-        timer_id: i64,
-        body: &Unban,
-    ) -> Result<(), HandlerError> {
-        use twilight_http::request::AuditLogReason;
-        let guild = job
-            .guild_id
-            .and_then(twilight_model::id::Id::new_checked)
-            .ok_or_else(|| HandlerError::Permanent("unban job without a guild".into()))?;
-        let user = body
-            .user_id
-            .parse()
-            .ok()
-            .and_then(twilight_model::id::Id::new_checked)
-            .ok_or_else(|| HandlerError::Permanent(format!("unban job user {:?}", body.user_id)))?;
-        let reason = format!("Temp-ban of case #{} expired", body.case);
-        let lifted = self
-            .commands
-            .http
-            .delete_ban(guild, user)
-            .reason(&reason)
-            .await;
-        if let Err(err) = lifted {
-            let unknown_ban = matches!(
-                err.kind(),
-                twilight_http::error::ErrorType::Response { error: twilight_http::api_error::ApiError::General(e), .. } if e.code == 10026
-            );
-            if unknown_ban {
-                tracing::info!(guild = %guild, user = %user, "temp-ban already lifted");
-                return Ok(());
-            }
-            return Err(HandlerError::Transient(format!("unban: {err}")));
-        }
-        let case = NewCase {
-            guild_id: guild.get(),
-            kind: CaseKind::Unban,
-            target_id: user.get(),
-            moderator_id: self.bot_user_id,
-            reason: Some(reason),
-            source: CaseSource::Scheduled,
-            expires_at: None,
-            dedupe_key: format!("timer:{timer_id}"),
-        };
-        Cases::insert(tx, &case).await?;
-        Ok(())
-    }
-
     /// Records a job given up after its last attempt on its timer.
     pub(crate) async fn job_given_up(&self, job: &Job, error: &str) {
         let Ok(timer_id) = job.id.parse::<i64>() else {
@@ -163,6 +119,8 @@ impl Handlers {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, HandlerError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    body: serde_json::Value,
+) -> Result<T, HandlerError> {
     serde_json::from_value(body).map_err(|e| HandlerError::Permanent(format!("job body: {e}")))
 }

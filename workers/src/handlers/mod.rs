@@ -1,5 +1,6 @@
 //! What workers do with each message.
 
+mod expiry;
 mod jobs;
 mod native;
 

@@ -1,5 +1,7 @@
 //! The commands Aegis registers, by bulk overwrite (idempotent: the same set twice changes nothing).
 
+mod channels;
+
 use twilight_model::application::command::{
     Command, CommandOption, CommandOptionType, CommandOptionValue, CommandType,
 };
@@ -9,7 +11,7 @@ use twilight_model::id::marker::GuildMarker;
 
 use super::Commands;
 
-fn option(
+pub(super) fn option(
     name: &str,
     description: &str,
     kind: CommandOptionType,
@@ -35,7 +37,7 @@ fn option(
     }
 }
 
-fn command(
+pub(super) fn command(
     name: &str,
     description: &str,
     permissions: Permissions,
@@ -270,7 +272,32 @@ pub(crate) fn definitions() -> Vec<Command> {
             Permissions::MODERATE_MEMBERS,
             vec![user("The member"), reason()],
         ),
+        command(
+            "mute",
+            "Mute a member: the mute role when one is set, else a timeout Aegis renews",
+            Permissions::MODERATE_MEMBERS,
+            vec![
+                user("The member"),
+                option(
+                    "duration",
+                    "For how long, like 2h or 60d (empty: until /unmute)",
+                    CommandOptionType::String,
+                    false,
+                    Some(16),
+                ),
+                reason(),
+            ],
+        ),
+        command(
+            "unmute",
+            "Lift a member's mute",
+            Permissions::MODERATE_MEMBERS,
+            vec![user("The member"), reason()],
+        ),
     ]
+    .into_iter()
+    .chain(channels::definitions(reason()))
+    .collect()
 }
 
 /// Overwrites the application's commands (globally, or in one guild for development).

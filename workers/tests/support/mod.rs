@@ -1,0 +1,301 @@
+//! What the pipeline tests share: a whole Aegis stack against the simulator.
+
+#![allow(dead_code, unreachable_pub)] // each test file uses its own part; `pub` for them all
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aegis_gateway_proxy::{GatewayProxy, ShardState};
+use aegis_protocol::{Namespace, PartitionCount, Topology};
+use aegis_service::{CancellationToken, Env, NatsConfig};
+use aegis_storage::StorageConfig;
+use aegis_storage::testing::TestDatabase;
+use aegis_workers::{Config, UserLimit, Worker};
+use serde_json::{Value, json};
+
+/// The whole pipeline on one machine: the simulator, rest-proxy, gateway-proxy, workers and a
+/// scheduler, with a database and a NATS namespace of its own.
+pub struct Stack {
+    pub sim: discord_sim::SimHandle,
+    pub rest: aegis_rest_proxy::Handle,
+    pub gateway: GatewayProxy,
+    pub workers: Vec<Worker>,
+    pub scheduler: aegis_scheduler::Scheduler,
+    pub db: TestDatabase,
+    pub nats: NatsConfig,
+    pub redis_prefix: String,
+}
+
+/// What differs between stacks.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Workers started.
+    pub workers: usize,
+    /// Their per-user command budget.
+    pub user_limit: Option<UserLimit>,
+    /// Members per guild in the simulator.
+    pub members: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            user_limit: None,
+            members: 6,
+        }
+    }
+}
+
+pub async fn wait_for<F: FnMut() -> Fut, Fut: Future<Output = bool>>(what: &str, mut check: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let sim = discord_sim::start(discord_sim::Config {
+            guilds: 1,
+            members: options.members,
+            ..discord_sim::Config::default()
+        })
+        .await
+        .expect("simulator");
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        let ns = format!("tcmd{}{}", std::process::id(), nanos % 1_000_000_000);
+        let rest = aegis_rest_proxy::start(
+            aegis_rest_proxy::Config::from_env(&Env::from_pairs([
+                ("DISCORD_TOKEN", sim.token().to_owned()),
+                ("AEGIS_REST_DISCORD_URL", sim.http_url()),
+                ("AEGIS_REST_ADDR", "127.0.0.1:0".to_owned()),
+                ("AEGIS_REST_OPS_ADDR", "127.0.0.1:0".to_owned()),
+                ("AEGIS_REST_SINGLE_INSTANCE", "true".to_owned()),
+            ]))
+            .expect("rest-proxy config"),
+        )
+        .await
+        .expect("rest-proxy");
+        let nats = NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            topology: Topology {
+                namespace: Namespace::new(&ns).expect("namespace"),
+                partitions: PartitionCount::new(2).expect("count"),
+                events_max_age: Duration::from_secs(600),
+                dead_letters_max_age: Duration::from_secs(600),
+                ..Topology::default()
+            },
+        };
+        let redis_prefix = format!("aegis-test:{ns}");
+        let gateway = GatewayProxy::start(
+            aegis_gateway_proxy::Config {
+                token: sim.token().to_owned(),
+                api_url: format!("http://{}", rest.addr()),
+                identify_interval: Duration::from_millis(200),
+                redis_prefix: redis_prefix.clone(),
+                ops_addr: ([127, 0, 0, 1], 0).into(),
+                session_save_interval: Duration::from_millis(200),
+                nats: nats.clone(),
+                ..aegis_gateway_proxy::Config::from_env(&Env::from_pairs([(
+                    "DISCORD_TOKEN",
+                    "unused",
+                )]))
+                .expect("defaults")
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("gateway-proxy");
+        wait_for("shard ready", || async {
+            gateway
+                .shards()
+                .iter()
+                .all(|s| s.state == ShardState::Ready)
+        })
+        .await;
+        let db = TestDatabase::create().await.expect("test database");
+        let options_prefix = redis_prefix.clone();
+        let mut workers = Vec::new();
+        for _ in 0..options.workers {
+            let worker = Self::worker(&sim, &rest, &db, &nats, &options_prefix, options.user_limit);
+            workers.push(worker.await);
+        }
+        let scheduler = aegis_scheduler::Scheduler::start(
+            aegis_scheduler::Config {
+                poll_interval: Duration::from_millis(100),
+                claim_batch: 100,
+                lease: Duration::from_secs(10),
+                ops_addr: ([127, 0, 0, 1], 0).into(),
+                retention: Vec::new(),
+                retention_every: Duration::from_secs(3_600),
+                storage: StorageConfig {
+                    database_url: db.url.clone(),
+                    pool_size: 2,
+                    redis_url: "redis://127.0.0.1:6379".into(),
+                    redis_prefix: "unused".into(),
+                },
+                nats: nats.clone(),
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("scheduler");
+        Self {
+            sim,
+            rest,
+            gateway,
+            workers,
+            scheduler,
+            db,
+            nats,
+            redis_prefix,
+        }
+    }
+
+    /// Starts one more worker on this stack's services.
+    pub async fn worker(
+        sim: &discord_sim::SimHandle,
+        rest: &aegis_rest_proxy::Handle,
+        db: &TestDatabase,
+        nats: &NatsConfig,
+        redis_prefix: &str,
+        user_limit: Option<UserLimit>,
+    ) -> Worker {
+        Worker::start(
+            Config {
+                bot_user_id: sim.world().bot.id,
+                concurrency: 8,
+                max_deliveries: 3,
+                lease_ttl: Duration::from_secs(2),
+                rest_proxy: rest.addr().to_string(),
+                register_commands: true,
+                commands_guild: None,
+                user_limit,
+                defer_after: Duration::from_millis(1_500),
+                ops_addr: ([127, 0, 0, 1], 0).into(),
+                storage: StorageConfig {
+                    database_url: db.url.clone(),
+                    pool_size: 4,
+                    redis_url: "redis://127.0.0.1:6379".into(),
+                    redis_prefix: redis_prefix.to_owned(),
+                },
+                nats: nats.clone(),
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("worker")
+    }
+
+    /// (guild, text channel, owner, a member without roles, another member without roles).
+    pub fn cast(&self) -> (u64, u64, u64, u64, u64) {
+        let world = self.sim.world();
+        let guild = world.guilds.values().next().expect("a guild");
+        let channel = guild
+            .channels
+            .values()
+            .find(|c| c.kind == 0)
+            .expect("a text channel")
+            .id;
+        let bot = world.bot.id;
+        let plain: Vec<u64> = guild
+            .members
+            .values()
+            .filter(|m| m.roles.is_empty() && m.user_id != guild.owner_id && m.user_id != bot)
+            .map(|m| m.user_id)
+            .collect();
+        assert!(
+            plain.len() >= 2,
+            "the seeded guild has members without roles"
+        );
+        (guild.id, channel, guild.owner_id, plain[0], plain[1])
+    }
+
+    pub fn warn(&self, channel: u64, invoker: u64, target: u64, reason: &str) -> u64 {
+        let reason = json!({"name": "reason", "type": 3, "value": reason});
+        self.command("warn", channel, invoker, target, vec![reason])
+    }
+
+    /// Injects `/name user:<target> ...extra` by `invoker`, with the target resolved as a member
+    /// when they are one.
+    pub fn command(
+        &self,
+        name: &str,
+        channel: u64,
+        invoker: u64,
+        target: u64,
+        extra: Vec<Value>,
+    ) -> u64 {
+        let mut options = vec![json!({"name": "user", "type": 6, "value": target.to_string()})];
+        options.extend(extra);
+        let is_member = self
+            .sim
+            .world()
+            .guilds
+            .values()
+            .any(|g| g.members.contains_key(&target));
+        let mut resolved = json!({
+            "users": {target.to_string(): {"id": target.to_string(), "username": "target", "discriminator": "0", "avatar": null}},
+        });
+        if is_member {
+            resolved["members"] = json!({target.to_string(): {"roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "permissions": "0", "flags": 0, "pending": false}});
+        }
+        let data =
+            json!({"id": "1", "name": name, "type": 1, "options": options, "resolved": resolved});
+        let (id, _token) = self
+            .sim
+            .inject_interaction(2, channel, invoker, data)
+            .expect("interaction injected");
+        id
+    }
+
+    pub async fn callback(&self, id: u64) -> Value {
+        let mut found = Value::Null;
+        wait_for("the interaction callback", || {
+            let log = self.sim.interaction(id);
+            let callback = log.and_then(|l| l.callback);
+            let done = callback.is_some();
+            if let Some(callback) = callback {
+                found = callback;
+            }
+            async move { done }
+        })
+        .await;
+        found
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.db.url, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL");
+        tokio::spawn(connection);
+        client.query_one(sql, &[]).await.expect("query").get(0)
+    }
+
+    pub async fn stop(self) {
+        self.scheduler.stop().await;
+        for worker in self.workers {
+            worker.stop().await;
+        }
+        self.gateway.stop().await;
+        self.rest.shutdown().await;
+        let js =
+            async_nats::jetstream::new(async_nats::connect(&self.nats.url).await.expect("NATS"));
+        for stream in self.nats.topology.streams() {
+            let _ = js.delete_stream(&stream.name).await;
+        }
+        self.db.drop_database().await.expect("drop");
+        self.sim.shutdown().await.expect("simulator stops");
+    }
+}
