@@ -88,6 +88,8 @@ impl Stack {
                     rest_proxy: rest.addr().to_string(),
                     register_commands: false,
                     commands_guild: None,
+                    user_limit: None,
+                    defer_after: Duration::from_millis(1_500),
                     ops_addr: ([127, 0, 0, 1], 0).into(),
                     storage: storage.clone(),
                     nats: nats.clone(),
