@@ -3,8 +3,9 @@
 //! scheduler -> JetStream -> workers -> rest-proxy -> discord-sim, on real PostgreSQL, Redis and
 //! NATS (a database and a namespace of its own).
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aegis_protocol::{Namespace, PartitionCount, Topology};
@@ -14,9 +15,10 @@ use aegis_storage::testing::TestDatabase;
 use aegis_storage::{NewTimer, StorageConfig, Timers};
 use aegis_workers::Worker;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use twilight_http::request::AuditLogReason;
 use twilight_model::id::Id;
+
+use support::metric;
 
 /// Bans running out at once.
 const BANS: usize = 1_000;
@@ -156,34 +158,6 @@ impl Stack {
         self.db.drop_database().await.expect("drop");
         self.sim.shutdown().await.expect("simulator stops");
     }
-}
-
-/// The body of `GET path` on an ops listener.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("ops listener accepts");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("request sent");
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .expect("response read");
-    String::from_utf8_lossy(&response).into_owned()
-}
-
-/// The value of the first metric line starting with `name` and containing every `label`.
-async fn metric(addr: SocketAddr, name: &str, labels: &[&str]) -> f64 {
-    http_get(addr, "/metrics")
-        .await
-        .lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
-        .find_map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0.0)
 }
 
 #[tokio::test]

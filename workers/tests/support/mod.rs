@@ -34,6 +34,8 @@ pub struct Options {
     pub user_limit: Option<UserLimit>,
     /// Members per guild in the simulator.
     pub members: u32,
+    /// When the workers defer an answer not sent yet.
+    pub defer_after: Duration,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             workers: 1,
             user_limit: None,
             members: 6,
+            defer_after: Duration::from_millis(1_500),
         }
     }
 }
@@ -128,7 +131,7 @@ impl Stack {
         let options_prefix = redis_prefix.clone();
         let mut workers = Vec::new();
         for _ in 0..options.workers {
-            let worker = Self::worker(&sim, &rest, &db, &nats, &options_prefix, options.user_limit);
+            let worker = Self::worker(&sim, &rest, &db, &nats, &options_prefix, &options);
             workers.push(worker.await);
         }
         let scheduler = aegis_scheduler::Scheduler::start(
@@ -170,7 +173,7 @@ impl Stack {
         db: &TestDatabase,
         nats: &NatsConfig,
         redis_prefix: &str,
-        user_limit: Option<UserLimit>,
+        options: &Options,
     ) -> Worker {
         Worker::start(
             Config {
@@ -181,8 +184,8 @@ impl Stack {
                 rest_proxy: rest.addr().to_string(),
                 register_commands: true,
                 commands_guild: None,
-                user_limit,
-                defer_after: Duration::from_millis(1_500),
+                user_limit: options.user_limit,
+                defer_after: options.defer_after,
                 ops_addr: ([127, 0, 0, 1], 0).into(),
                 storage: StorageConfig {
                     database_url: db.url.clone(),
@@ -275,12 +278,77 @@ impl Stack {
         found
     }
 
-    pub async fn count(&self, sql: &str) -> i64 {
+    /// Injects `/name ...options` by `invoker`, with nothing resolved (commands without a user).
+    pub fn run(&self, name: &str, channel: u64, invoker: u64, options: Vec<Value>) -> u64 {
+        let data = json!({"id": "1", "name": name, "type": 1, "options": options});
+        let (id, _token) = self
+            .sim
+            .inject_interaction(2, channel, invoker, data)
+            .expect("interaction injected");
+        id
+    }
+
+    /// Runs `/config` with `options` as the owner and waits for its answer.
+    pub async fn configure(&self, options: Vec<Value>) {
+        let (_, channel, owner, _, _) = self.cast();
+        let id = self.run("config", channel, owner, options);
+        let answer = self.callback(id).await;
+        assert!(content(&answer).starts_with("Saved."), "{answer}");
+    }
+
+    /// A role of the guild by name.
+    pub fn role(&self, name: &str) -> u64 {
+        let world = self.sim.world();
+        let guild = world.guilds.values().next().expect("a guild");
+        guild
+            .roles
+            .values()
+            .find(|r| r.name == name)
+            .map(|r| r.id)
+            .expect("the role")
+    }
+
+    /// A channel of the guild by name.
+    pub fn channel(&self, name: &str) -> u64 {
+        let world = self.sim.world();
+        let guild = world.guilds.values().next().expect("a guild");
+        guild
+            .channels
+            .values()
+            .find(|c| c.name == name)
+            .map(|c| c.id)
+            .expect("the channel")
+    }
+
+    async fn client(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.db.url, tokio_postgres::NoTls)
             .await
             .expect("PostgreSQL");
         tokio::spawn(connection);
-        client.query_one(sql, &[]).await.expect("query").get(0)
+        client
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .expect("query")
+            .get(0)
+    }
+
+    /// Runs a statement (moving a timer's due time, say).
+    pub async fn execute(&self, sql: &str) -> u64 {
+        self.client().await.execute(sql, &[]).await.expect("statement")
+    }
+
+    /// The REST calls whose method is `method` and whose path contains `path`.
+    pub fn calls(&self, method: &str, path: &str) -> Vec<discord_sim::RestCall> {
+        self.sim
+            .rest_calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.path.contains(path))
+            .collect()
     }
 
     pub async fn stop(self) {
@@ -298,4 +366,41 @@ impl Stack {
         self.db.drop_database().await.expect("drop");
         self.sim.shutdown().await.expect("simulator stops");
     }
+}
+
+/// The text of an interaction callback.
+pub fn content(callback: &Value) -> String {
+    callback["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The body of `GET path` on an ops listener.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("ops listener accepts");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("response read");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// The value of the first metric line starting with `name` and containing every `label`.
+pub async fn metric(addr: std::net::SocketAddr, name: &str, labels: &[&str]) -> f64 {
+    http_get(addr, "/metrics")
+        .await
+        .lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+        .find_map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
 }
