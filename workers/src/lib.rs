@@ -108,6 +108,7 @@ impl Worker {
                 &storage.redis_prefix,
             ),
             bot_user_id: config.bot_user_id,
+            guilds: commands::GuildCache::new(Some(redis.clone()), &storage.redis_prefix),
             limiter: config.user_limit.map(|limit| commands::Limiter {
                 redis: redis.clone(),
                 prefix: storage.redis_prefix.clone(),

@@ -75,10 +75,7 @@ async fn purge_bulk_deletes_recent_messages_and_deletes_old_ones_one_by_one() {
     let options = vec![json!({"name": "count", "type": 4, "value": 3})];
     let id = stack.run("purge", channel, plain, options);
     let answer = stack.callback(id).await;
-    assert!(
-        content(&answer).contains("Manage Messages"),
-        "{answer}"
-    );
+    assert!(content(&answer).contains("Manage Messages"), "{answer}");
     let history = stack.sim.world().messages[&channel].clone();
     assert!(others.iter().all(|id| history.contains_key(id)));
     assert_eq!(

@@ -61,7 +61,12 @@ async fn a_late_answer_edits_the_deferral_and_a_late_refusal_replaces_it_private
             .sim
             .interaction(id)
             .and_then(|l| l.original)
-            .is_some_and(|m| m["content"].as_str().unwrap_or_default().starts_with("**Case #1**"))
+            .is_some_and(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("**Case #1**")
+            })
     })
     .await;
 
@@ -116,13 +121,22 @@ async fn two_workers_number_two_hundred_concurrent_warns_one_to_two_hundred() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(numbers, (1..=200).collect::<Vec<i32>>(), "no gap, no repeat");
+    assert_eq!(
+        numbers,
+        (1..=200).collect::<Vec<i32>>(),
+        "no gap, no repeat"
+    );
     let answered: BTreeSet<String> = ids
         .iter()
         .filter_map(|id| stack.sim.interaction(*id)?.callback)
         .filter_map(|c| {
             let text = content(&c);
-            Some(text.strip_prefix("**Case #")?.split("**").next()?.to_owned())
+            Some(
+                text.strip_prefix("**Case #")?
+                    .split("**")
+                    .next()?
+                    .to_owned(),
+            )
         })
         .collect();
     assert_eq!(answered.len(), 200, "each answer names its own case");

@@ -27,7 +27,11 @@ async fn a_role_mute_ends_by_its_timer_and_unmute_lifts_one_early() {
             json!({"name": "mute_role", "type": 8, "value": role.to_string()}),
         ])
         .await;
-    let roles = |user: u64| stack.sim.world().guilds[&guild].members[&user].roles.clone();
+    let roles = |user: u64| {
+        stack.sim.world().guilds[&guild].members[&user]
+            .roles
+            .clone()
+    };
 
     // A two-second mute: the role now, its removal by the scheduler.
     let duration = json!({"name": "duration", "type": 3, "value": "2s"});
@@ -149,5 +153,67 @@ async fn a_mute_role_above_the_bot_is_refused_with_the_reason() {
     );
     assert_eq!(answer["data"]["flags"], json!(64));
     assert_eq!(stack.count("SELECT count(*) FROM cases").await, 0);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_role_moved_above_the_bot_is_seen_at_once_though_the_guild_was_cached() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, first, second) = stack.cast();
+    let role = stack.role("Member");
+    stack
+        .configure(vec![
+            json!({"name": "mute_role", "type": 8, "value": role.to_string()}),
+        ])
+        .await;
+    let id = stack.command("mute", channel, owner, first, Vec::new());
+    let answer = stack.callback(id).await;
+    assert!(content(&answer).contains("muted"), "{answer}");
+    let key = format!("{}:guild:{guild}:facts", stack.redis_prefix);
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379")
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let cached: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .expect("GET");
+    assert!(cached.is_some(), "the guild's facts are cached");
+
+    // An admin moves the mute role above the bot's; Discord tells every shard.
+    let moved = stack.sim.with_world(|w| {
+        let r = w
+            .guilds
+            .get_mut(&guild)
+            .and_then(|g| g.roles.get_mut(&role))
+            .expect("role");
+        r.position = 10;
+        r.to_json()
+    });
+    stack.sim.dispatch(
+        "GUILD_ROLE_UPDATE",
+        Some(guild),
+        &json!({"guild_id": guild.to_string(), "role": moved}),
+    );
+    wait_for("the cached facts dropped", || {
+        let (key, mut redis) = (key.clone(), redis.clone());
+        async move {
+            let cached: Option<String> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut redis)
+                .await
+                .expect("GET");
+            cached.is_none()
+        }
+    })
+    .await;
+    let id = stack.command("mute", channel, owner, second, Vec::new());
+    let answer = stack.callback(id).await;
+    assert!(
+        content(&answer).contains("at or above my highest role"),
+        "{answer}"
+    );
     stack.stop().await;
 }

@@ -68,11 +68,16 @@ async fn a_ban_dms_the_target_first_and_posts_its_case_to_the_mod_log() {
     assert_eq!(posts.len(), 1);
     let embed = &posts[0].body["embeds"][0];
     assert_eq!(embed["title"], json!("Case #1 · ban"), "{embed}");
-    assert_eq!(embed["fields"][0]["value"], json!(format!("<@{target}> ({target})")));
+    assert_eq!(
+        embed["fields"][0]["value"],
+        json!(format!("<@{target}> ({target})"))
+    );
     assert_eq!(embed["fields"][2]["value"], json!("scam links"));
     assert_eq!(
         stack
-            .count("SELECT count(*) FROM scheduled_actions WHERE kind = 'mod_log' AND status = 'done'")
+            .count(
+                "SELECT count(*) FROM scheduled_actions WHERE kind = 'mod_log' AND status = 'done'"
+            )
             .await,
         1
     );

@@ -9,6 +9,7 @@ mod cases;
 mod channel;
 mod checks;
 mod config;
+mod guild_facts;
 mod limits;
 pub(crate) mod moderate;
 pub(crate) mod modlog;
@@ -24,6 +25,7 @@ use aegis_storage::{Pool, record_command_usage};
 use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
 
 pub(crate) use checks::{Actor, GuildFacts, Refusal, bot_may_act, may_act};
+pub(crate) use guild_facts::GuildCache;
 pub(crate) use limits::Limiter;
 pub use limits::UserLimit;
 pub(crate) use registry::register;
@@ -38,6 +40,8 @@ pub(crate) struct Commands {
     pub(crate) pool: Pool,
     pub(crate) settings: aegis_storage::Settings,
     pub(crate) bot_user_id: u64,
+    /// Guild facts for the permission checks.
+    pub(crate) guilds: GuildCache,
     /// Per-user command limits; none when off.
     pub(crate) limiter: Option<Limiter>,
     /// How long after gateway-proxy read an interaction its answer is deferred if not sent.

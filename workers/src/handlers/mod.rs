@@ -42,7 +42,34 @@ impl Handlers {
     pub(crate) async fn guild_event(&self, event: &GatewayEvent) -> Result<(), HandlerError> {
         match event.event.as_str() {
             "GUILD_AUDIT_LOG_ENTRY_CREATE" => native::audit_log_entry(self, event).await,
+            // The permission checks' cached view of the guild changed.
+            "GUILD_UPDATE" | "GUILD_ROLE_CREATE" | "GUILD_ROLE_UPDATE" | "GUILD_ROLE_DELETE" => {
+                if let Some(guild) = event.guild_id {
+                    self.commands.guilds.invalidate(guild).await;
+                }
+                Ok(())
+            }
+            "GUILD_MEMBER_UPDATE" if self.is_bot_member(event) => {
+                if let Some(guild) = event.guild_id {
+                    self.commands.guilds.invalidate(guild).await;
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Whether a member event is about the bot itself (its roles are in the cached guild facts).
+    fn is_bot_member(&self, event: &GatewayEvent) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Member {
+            user: User,
+        }
+        #[derive(serde::Deserialize)]
+        struct User {
+            id: String,
+        }
+        serde_json::from_slice::<Member>(&event.payload)
+            .is_ok_and(|m| m.user.id == self.bot_user_id.to_string())
     }
 }

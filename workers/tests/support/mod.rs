@@ -339,7 +339,11 @@ impl Stack {
 
     /// Runs a statement (moving a timer's due time, say).
     pub async fn execute(&self, sql: &str) -> u64 {
-        self.client().await.execute(sql, &[]).await.expect("statement")
+        self.client()
+            .await
+            .execute(sql, &[])
+            .await
+            .expect("statement")
     }
 
     /// The REST calls whose method is `method` and whose path contains `path`.

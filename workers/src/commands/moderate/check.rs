@@ -1,7 +1,6 @@
 //! Everything that can refuse a member action, before any effect: options, the invoker's and the
 //! bot's permissions, the role hierarchy.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aegis_service::parse_duration;
@@ -13,7 +12,7 @@ use twilight_model::application::interaction::application_command::{
 use twilight_model::guild::Permissions;
 use twilight_model::id::Id;
 
-use super::super::{Actor, Commands, GuildFacts, Refusal, bot_may_act, may_act};
+use super::super::{Actor, Commands, Refusal, bot_may_act, may_act};
 use super::{Action, MAX_REASON, MuteBy};
 use crate::handlers::HandlerError;
 
@@ -146,21 +145,10 @@ pub(crate) async fn check(
         member: resolved.is_some(),
     };
     let guild = commands
-        .http
-        .guild(guild_id)
-        .await
-        .map_err(|e| HandlerError::Transient(format!("GET guild: {e}")))?
-        .model()
-        .await
-        .map_err(|e| HandlerError::Transient(format!("guild body: {e}")))?;
-    let facts = GuildFacts {
-        owner_id: guild.owner_id.get(),
-        positions: guild
-            .roles
-            .iter()
-            .map(|r| (r.id.get(), r.position))
-            .collect::<HashMap<_, _>>(),
-    };
+        .guilds
+        .get(&commands.http, guild_id.get(), commands.bot_user_id)
+        .await?;
+    let facts = guild.facts();
     let invoker = Actor {
         id: invoker_id,
         roles: member.roles.iter().map(|r| r.get()).collect(),
@@ -178,17 +166,9 @@ pub(crate) async fn check(
         return Ok(Err(refusal));
     }
     if let Some(needed) = action.bot_needs(mute) {
-        let bot = commands
-            .http
-            .guild_member(guild_id, Id::new(commands.bot_user_id))
-            .await
-            .map_err(|e| HandlerError::Transient(format!("GET bot member: {e}")))?
-            .model()
-            .await
-            .map_err(|e| HandlerError::Transient(format!("bot member body: {e}")))?;
-        let bot_roles: Vec<u64> = bot.roles.iter().map(|r| r.get()).collect();
+        let bot_roles = &guild.bot_roles;
         let app = interaction.app_permissions.unwrap_or(Permissions::empty());
-        if let Err(refusal) = bot_may_act(app, needed, &bot_roles, &target_actor, &facts) {
+        if let Err(refusal) = bot_may_act(app, needed, bot_roles, &target_actor, &facts) {
             return Ok(Err(refusal));
         }
         if let (Action::Mute | Action::Unmute, MuteBy::Role(role)) = (action, mute) {
@@ -199,7 +179,7 @@ pub(crate) async fn check(
                             .into(),
                     )));
                 }
-                Some(position) if *position >= facts.top_position(&bot_roles) => {
+                Some(position) if *position >= facts.top_position(bot_roles) => {
                     return Ok(Err(Refusal::BadOption(format!(
                         "The mute role <@&{role}> is at or above my highest role: move it below."
                     ))));
