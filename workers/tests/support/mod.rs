@@ -242,17 +242,19 @@ impl Stack {
     ) -> u64 {
         let mut options = vec![json!({"name": "user", "type": 6, "value": target.to_string()})];
         options.extend(extra);
-        let is_member = self
+        // Resolved as Discord does: the user, and their member (with roles) when they are one.
+        let roles: Option<Vec<String>> = self
             .sim
             .world()
             .guilds
             .values()
-            .any(|g| g.members.contains_key(&target));
+            .find_map(|g| g.members.get(&target))
+            .map(|m| m.roles.iter().map(u64::to_string).collect());
         let mut resolved = json!({
             "users": {target.to_string(): {"id": target.to_string(), "username": "target", "discriminator": "0", "avatar": null}},
         });
-        if is_member {
-            resolved["members"] = json!({target.to_string(): {"roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "permissions": "0", "flags": 0, "pending": false}});
+        if let Some(roles) = roles {
+            resolved["members"] = json!({target.to_string(): {"roles": roles, "joined_at": "2024-01-01T00:00:00.000000+00:00", "permissions": "0", "flags": 0, "pending": false}});
         }
         let data =
             json!({"id": "1", "name": name, "type": 1, "options": options, "resolved": resolved});
