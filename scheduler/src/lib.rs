@@ -207,6 +207,8 @@ impl Dispatcher {
             return Ok(false);
         }
         self.metrics.claimed.inc_by(due.len() as u64);
+        let reclaimed = due.iter().filter(|t| t.attempts > 1).count();
+        self.metrics.reclaimed.inc_by(reclaimed as u64);
         let published = self.publish(&due).await;
         self.timers.mark_dispatched(&published).await?;
         Ok(i64::try_from(due.len()).unwrap_or(i64::MAX) >= self.config.claim_batch)
@@ -255,6 +257,11 @@ impl Dispatcher {
         let mut published = Vec::with_capacity(pending.len());
         for (timer, ack) in pending {
             match ack.await {
+                Ok(ack) if ack.duplicate => {
+                    // Fired before by a scheduler that died before marking it.
+                    published.push(timer.id);
+                    self.metrics.duplicates.inc();
+                }
                 Ok(_) => {
                     published.push(timer.id);
                     let late = SystemTime::now()

@@ -21,6 +21,8 @@ pub(crate) struct Metrics {
     pub(crate) fired: Family<KindLabels, Counter>,
     pub(crate) lateness: Histogram,
     pub(crate) publish_failures: Counter,
+    pub(crate) reclaimed: Counter,
+    pub(crate) duplicates: Counter,
 }
 
 impl Metrics {
@@ -32,6 +34,8 @@ impl Metrics {
             // 1 ms .. ~65 s
             lateness: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
             publish_failures: Counter::default(),
+            reclaimed: Counter::default(),
+            duplicates: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("scheduler");
         r.register(
@@ -50,6 +54,16 @@ impl Metrics {
             "publish_failures",
             "Jobs JetStream did not acknowledge (they fire after the lease)",
             metrics.publish_failures.clone(),
+        );
+        r.register(
+            "reclaimed",
+            "Timers claimed again after a lease ran out (their scheduler died or could not publish)",
+            metrics.reclaimed.clone(),
+        );
+        r.register(
+            "duplicates",
+            "Re-published jobs JetStream dropped as duplicates (already fired; not counted in fired)",
+            metrics.duplicates.clone(),
         );
         metrics
     }

@@ -16,11 +16,14 @@ pub enum RetainedTable {
     /// Timers that finished, were cancelled or died, with their errors (the seed keeps error logs
     /// 30 days).
     FinishedTimers,
+    /// Moderation cases and their notes, the audit trail (the seed keeps audit logs 2 years).
+    /// Case numbers are never reused after a purge: the counter row stays.
+    Cases,
 }
 
 impl RetainedTable {
     /// Every retained table with its name in jobs and its default age.
-    pub const ALL: [(Self, &'static str, Duration); 3] = [
+    pub const ALL: [(Self, &'static str, Duration); 4] = [
         (
             Self::CommandUsage,
             "command_usage",
@@ -36,6 +39,7 @@ impl RetainedTable {
             "finished_timers",
             Duration::from_secs(30 * 86_400),
         ),
+        (Self::Cases, "cases", Duration::from_secs(730 * 86_400)),
     ];
 
     /// The table of a job's name.
@@ -66,6 +70,7 @@ impl RetainedTable {
                 "DELETE FROM scheduled_actions WHERE status IN ('done', 'cancelled', 'dead')
                  AND created_at < now() - make_interval(secs => $1)"
             }
+            Self::Cases => "DELETE FROM cases WHERE created_at < now() - make_interval(secs => $1)",
         }
     }
 

@@ -171,24 +171,45 @@ async fn retention_purges_old_rows_and_sets_its_next_run() {
         "INSERT INTO command_usage (guild_id, user_id, command, used_at) VALUES
            (1, 2, 'warn', now() - interval '100 days'),
            (1, 2, 'warn', now() - interval '91 days'),
-           (1, 2, 'ban', now() - interval '3 days')",
+           (1, 2, 'ban', now() - interval '3 days');
+         INSERT INTO cases (guild_id, case_number, kind, target_id, moderator_id, source, dedupe_key, created_at) VALUES
+           (1, 1, 'warn', 2, 3, 'command', 'old', now() - interval '800 days'),
+           (1, 2, 'warn', 2, 3, 'command', 'new', now() - interval '10 days');
+         INSERT INTO case_notes (case_id, author_id, body)
+           SELECT id, 3, 'a note' FROM cases WHERE dedupe_key = 'old'",
     )
     .await
     .expect("usage rows");
     drop(conn);
-    let retention = vec![(
-        RetainedTable::CommandUsage,
-        Some(Duration::from_secs(90 * 86_400)),
-    )];
+    let retention = vec![
+        (
+            RetainedTable::CommandUsage,
+            Some(Duration::from_secs(90 * 86_400)),
+        ),
+        (
+            RetainedTable::Cases,
+            Some(Duration::from_secs(730 * 86_400)),
+        ),
+    ];
     let (scheduler, worker) = (setup.scheduler(retention).await, setup.worker().await);
     setup
         .wait("old usage purged", "SELECT count(*) FROM command_usage", 1)
         .await;
     setup
         .wait(
+            "cases past two years purged with their notes",
+            "SELECT count(*) FROM cases WHERE dedupe_key = 'new' AND NOT EXISTS (SELECT 1 FROM case_notes)",
+            1,
+        )
+        .await;
+    setup
+        .wait("one case left", "SELECT count(*) FROM cases", 1)
+        .await;
+    setup
+        .wait(
             "the next run set an hour ahead",
             "SELECT count(*) FROM scheduled_actions WHERE kind = 'retention' AND status = 'pending' AND due_at > now() + interval '50 minutes'",
-            1,
+            2,
         )
         .await;
     worker.stop().await;
