@@ -357,6 +357,20 @@ impl Cases {
             .await
     }
 
+    /// The newest cases whose number starts with `digits` (all when empty), for autocomplete.
+    pub async fn numbered_like(
+        &self,
+        guild_id: u64,
+        digits: &str,
+        limit: i64,
+    ) -> Result<Vec<Case>, StorageError> {
+        let digits: String = digits.chars().filter(char::is_ascii_digit).collect();
+        let filter = "guild_id = $1 AND deleted_at IS NULL AND case_number::text LIKE $2 || '%'
+                      ORDER BY case_number DESC LIMIT $3";
+        self.select(filter, &[&id(guild_id)?, &digits, &limit])
+            .await
+    }
+
     /// Full-text search over reasons (every word must match), newest first.
     pub async fn search(
         &self,

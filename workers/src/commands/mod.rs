@@ -5,6 +5,7 @@
 //! Every answer goes through a [`Responder`], which defers when the answer would miss Discord's
 //! 3 seconds.
 
+mod autocomplete;
 mod cases;
 mod channel;
 mod checks;
@@ -74,9 +75,12 @@ impl Commands {
             return Ok(());
         }
         let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
-            // Modals and autocomplete arrive with the features that use them.
+            // Modals arrive with the features that use them.
             return Ok(());
         };
+        if interaction.kind == InteractionType::ApplicationCommandAutocomplete {
+            return autocomplete::suggest(self, &interaction, data).await;
+        }
         if interaction.kind != InteractionType::ApplicationCommand {
             return Ok(());
         }

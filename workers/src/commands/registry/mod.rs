@@ -146,6 +146,7 @@ pub(crate) fn definitions() -> Vec<Command> {
                     None,
                 );
                 number.min_value = Some(CommandOptionValue::Integer(1));
+                number.autocomplete = Some(true);
                 number
             };
             let sub = |name: &str, description: &str, mut options: Vec<CommandOption>| {
