@@ -10,6 +10,8 @@
 //!   (`aegis:guild:{guild_id}:settings`), invalidated on change.
 //! - [`claim_interaction`]: an interaction is handled once, however often it is delivered.
 //! - [`ChannelLocks`]: channels Aegis locked and the overwrite to restore; [`record_command_usage`].
+//! - [`Tickets`] and their [`Categories`]: per-guild numbers, the open limit under concurrency,
+//!   claim, close, activity and staff metrics.
 //! - [`Timers`]: durable timers (`scheduled_actions`), claimed by schedulers with
 //!   `FOR UPDATE SKIP LOCKED` and a lease.
 
@@ -23,6 +25,7 @@ mod retention;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tickets;
 mod timers;
 mod usage;
 
@@ -34,6 +37,10 @@ pub use interactions::claim_interaction;
 pub use locks::{ChannelLocks, Overwrite};
 pub use retention::RetainedTable;
 pub use settings::{GuildSettings, Settings, SettingsError};
+pub use tickets::{
+    Categories, Category, Claimed, NewCategory, NewTicket, Opened, Question, Ticket, TicketStatus,
+    Tickets,
+};
 pub use timers::{DueTimer, NewTimer, Timers};
 /// PostgreSQL's client error, for callers running their own transactions on a [`Pool`].
 pub use tokio_postgres::Error as PgError;
