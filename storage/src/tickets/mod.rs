@@ -125,7 +125,7 @@ pub struct NewTicket {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Opened {
     /// A new ticket, numbered, without its channel yet.
-    New(Ticket),
+    New(Box<Ticket>),
     /// The opener already has this many live tickets in the category (the limit).
     AtLimit(i64),
 }
@@ -196,7 +196,7 @@ impl Tickets {
                 &[&guild, &number, &new.category_id, &opener, &new.answers, &new.dedupe_key],
             )
             .await?;
-        Ok(Opened::New(ticket_from_row(&row)?))
+        Ok(Opened::New(Box::new(ticket_from_row(&row)?)))
     }
 
     /// Records the channel of a ticket just opened.
