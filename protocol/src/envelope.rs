@@ -222,6 +222,47 @@ impl Envelope for Job {
     }
 }
 
+/// Something that happened to a support ticket, on `{namespace}.tickets.{kind}` for extensions
+/// (stored 7 days in the ticket-events stream). Published once per change: the change writes an
+/// outbox row in its own transaction, and the JetStream message id is `ticket-event:{row}`, so a
+/// retried publication is dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    /// Protocol version ([`PROTOCOL_VERSION`]).
+    pub v: u16,
+    /// `opened`, `claimed`, `member_added`, `member_removed`, `close_warning`, `closed`.
+    pub kind: String,
+    /// The guild.
+    pub guild_id: u64,
+    /// The ticket's id (stable across its life).
+    pub ticket_id: i64,
+    /// The guild's ticket number.
+    pub number: i32,
+    /// Its channel.
+    #[serde(default)]
+    pub channel_id: Option<u64>,
+    /// Who opened it.
+    pub opener_id: u64,
+    /// Who did this (the bot for automatic closes).
+    pub actor_id: u64,
+    /// The member added or removed, for those kinds.
+    #[serde(default)]
+    pub member_id: Option<u64>,
+    /// A close's reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+impl Envelope for TicketEvent {
+    const NAME: &'static str = "TicketEvent";
+
+    fn version(&self) -> u16 {
+        self.v
+    }
+}
+
 /// A message given up after too many failed deliveries, kept for an operator to inspect or replay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {

@@ -25,7 +25,7 @@ mod topology;
 
 pub use envelope::{
     DeadLetter, DecodeError, EncodeError, Envelope, GatewayCommand, GatewayEvent, Job,
-    PROTOCOL_VERSION,
+    PROTOCOL_VERSION, TicketEvent,
 };
 pub use namespace::{Namespace, NamespaceError};
 pub use partition::{PartitionCount, PartitionCountError, partition_of};

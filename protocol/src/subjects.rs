@@ -94,6 +94,16 @@ impl Subjects {
         format!("{}.dead.{}", self.namespace, subject_token(source))
     }
 
+    /// A ticket event of `kind` (`opened`, `claimed`, `closed`, ...): see [`TicketEvent`](crate::TicketEvent).
+    pub fn ticket_event(&self, kind: &str) -> String {
+        format!("{}.tickets.{}", self.namespace, subject_token(kind))
+    }
+
+    /// The filter that matches every ticket event.
+    pub fn ticket_events_filter(&self) -> String {
+        format!("{}.tickets.>", self.namespace)
+    }
+
     /// The filter that matches every dead letter.
     pub fn dead_letters_filter(&self) -> String {
         format!("{}.dead.>", self.namespace)

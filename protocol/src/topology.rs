@@ -16,6 +16,7 @@ use crate::{Namespace, PartitionCount, Subjects};
 /// | `AEGIS_JOBS` | `aegis.jobs.>` | work queue | `workers` |
 /// | `AEGIS_GATEWAY_COMMANDS` | `aegis.gateway.commands.>` | work queue, 5 minutes | `shard-{n}`, made by gateway-proxy for the shards it owns |
 /// | `AEGIS_DEAD_LETTERS` | `aegis.dead.>` | limits, [`dead_letters_max_age`](Self::dead_letters_max_age) | none: read by operators and tools |
+/// | `AEGIS_TICKET_EVENTS` | `aegis.tickets.>` | limits, 7 days | none: extensions make their own |
 ///
 /// Consumers never give a message up by themselves (`max_deliver` is unlimited): the consuming
 /// process counts deliveries and moves a message to the dead letters after its own limit, with
@@ -94,6 +95,11 @@ impl Topology {
         self.namespace.stream_name("DEAD_LETTERS")
     }
 
+    /// Name of the stream of ticket events (for extensions).
+    pub fn ticket_events_stream(&self) -> String {
+        self.namespace.stream_name("TICKET_EVENTS")
+    }
+
     /// Durable consumer name of one guild-event partition.
     pub fn partition_consumer(partition: u16) -> String {
         format!("partition-{partition}")
@@ -158,6 +164,14 @@ impl Topology {
                     self.dead_letters_stream(),
                     subjects.dead_letters_filter(),
                     "Messages given up after repeated failures",
+                )
+            },
+            stream::Config {
+                max_age: Duration::from_secs(7 * 24 * 3600),
+                ..base(
+                    self.ticket_events_stream(),
+                    subjects.ticket_events_filter(),
+                    "Ticket events (opened, claimed, closed, ...) for extensions",
                 )
             },
         ]

@@ -132,8 +132,12 @@ async fn claim_once_close_once_and_staff_response_time_is_kept() {
         tickets.claim(ticket.id, 8).await.expect("claim"),
         Claimed::NotOpen
     );
+    tickets
+        .set_transcript(ticket.id, "a.json.gz", "a.html.gz")
+        .await
+        .expect("keys");
     assert!(
-        Tickets::finish_close_in(&*conn, ticket.id, Some("a.json.gz"), Some("a.html.gz"))
+        Tickets::finish_close_in(&*conn, ticket.id)
             .await
             .expect("finish")
     );

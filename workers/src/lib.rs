@@ -108,6 +108,10 @@ impl Worker {
                 &storage.redis_prefix,
             ),
             bot_user_id: config.bot_user_id,
+            js: js.clone(),
+            subjects: config.nats.topology.subjects(),
+            tickets: aegis_storage::Tickets::new(database.pool().clone()),
+            categories: aegis_storage::Categories::new(database.pool().clone()),
             guilds: commands::GuildCache::new(Some(redis.clone()), &storage.redis_prefix),
             limiter: config.user_limit.map(|limit| commands::Limiter {
                 redis: redis.clone(),

@@ -272,18 +272,32 @@ impl Tickets {
         Ok(updated == 1)
     }
 
-    /// Finishes a close with the transcript's keys (`false` if it was not closing).
+    /// Records where a closing ticket's transcript is stored (before its channel goes, so a retry
+    /// of the close finds it and does not need the channel).
+    pub async fn set_transcript(
+        &self,
+        ticket_id: i64,
+        json_key: &str,
+        html_key: &str,
+    ) -> Result<(), StorageError> {
+        let conn = self.pool.get().await?;
+        conn.execute(
+            "UPDATE tickets SET transcript_json_key = $2, transcript_html_key = $3 WHERE id = $1",
+            &[&ticket_id, &json_key, &html_key],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Finishes a close (`false` if it was not closing).
     pub async fn finish_close_in(
         client: &impl GenericClient,
         ticket_id: i64,
-        json_key: Option<&str>,
-        html_key: Option<&str>,
     ) -> Result<bool, StorageError> {
         let updated = client
             .execute(
-                "UPDATE tickets SET status = 'closed', transcript_json_key = $2, transcript_html_key = $3
-                 WHERE id = $1 AND status = 'closing'",
-                &[&ticket_id, &json_key, &html_key],
+                "UPDATE tickets SET status = 'closed' WHERE id = $1 AND status = 'closing'",
+                &[&ticket_id],
             )
             .await?;
         Ok(updated == 1)

@@ -17,6 +17,7 @@ pub(crate) mod modlog;
 mod purge;
 mod registry;
 mod respond;
+pub(crate) mod tickets;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -41,6 +42,14 @@ pub(crate) struct Commands {
     pub(crate) pool: Pool,
     pub(crate) settings: aegis_storage::Settings,
     pub(crate) bot_user_id: u64,
+    /// JetStream, for ticket events.
+    pub(crate) js: async_nats::jetstream::Context,
+    /// The deployment's subjects.
+    pub(crate) subjects: aegis_protocol::Subjects,
+    /// Tickets and their categories.
+    pub(crate) tickets: aegis_storage::Tickets,
+    /// Ticket categories and the blacklist.
+    pub(crate) categories: aegis_storage::Categories,
     /// Guild facts for the permission checks.
     pub(crate) guilds: GuildCache,
     /// Per-user command limits; none when off.
@@ -68,14 +77,28 @@ impl Commands {
     pub(crate) async fn interaction(&self, event: &GatewayEvent) -> Result<(), HandlerError> {
         let interaction: Interaction = serde_json::from_slice(&event.payload)
             .map_err(|e| HandlerError::Permanent(format!("INTERACTION_CREATE payload: {e}")))?;
-        if let Some(InteractionData::MessageComponent(component)) = &interaction.data {
-            if component.custom_id.starts_with("cases:") {
-                return cases::turn_page(self, &interaction, &component.custom_id).await;
+        let responder = || {
+            let age = now_ms().saturating_sub(u64::try_from(event.received_at_ms).unwrap_or(0));
+            let defer_in = self.defer_after.saturating_sub(Duration::from_millis(age));
+            Responder::new(Arc::clone(&self.http), &interaction, Some(defer_in))
+        };
+        match &interaction.data {
+            Some(InteractionData::MessageComponent(component)) => {
+                if component.custom_id.starts_with("cases:") {
+                    return cases::turn_page(self, &interaction, &component.custom_id).await;
+                }
+                if component.custom_id.starts_with("ticket:") {
+                    let (id, values) = (&component.custom_id, &component.values);
+                    return tickets::component(self, &interaction, id, values, &responder()).await;
+                }
+                return Ok(());
             }
-            return Ok(());
+            Some(InteractionData::ModalSubmit(modal)) if modal.custom_id.starts_with("ticket:") => {
+                return tickets::form(self, &interaction, &responder()).await;
+            }
+            _ => {}
         }
         let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
-            // Modals arrive with the features that use them.
             return Ok(());
         };
         if interaction.kind == InteractionType::ApplicationCommandAutocomplete {
@@ -85,9 +108,7 @@ impl Commands {
             return Ok(());
         }
         let now = now_ms();
-        let age = now.saturating_sub(u64::try_from(event.received_at_ms).unwrap_or(0));
-        let defer_in = self.defer_after.saturating_sub(Duration::from_millis(age));
-        let responder = Responder::new(Arc::clone(&self.http), &interaction, Some(defer_in));
+        let responder = responder();
         let guild = interaction.guild_id.map(|g| g.get());
         let user = interaction.author_id().map_or(0, |u| u.get());
         let conn = self
@@ -117,6 +138,7 @@ impl Commands {
             "cases" => return cases::list(self, &interaction, data, &responder).await,
             "config" => return config::run(self, &interaction, data, &responder).await,
             "purge" => return purge::run(self, &interaction, data, &responder).await,
+            "ticket" => return tickets::command(self, &interaction, data, &responder).await,
             _ => {}
         }
         if let Some(action) = channel::ChannelAction::from_name(&data.name) {

@@ -171,6 +171,22 @@ impl Responder {
     }
 }
 
+impl Responder {
+    /// Sends a response of another type (a modal, an autocomplete result) as the one answer; it
+    /// cannot follow a deferral (Discord allows neither after one), so it is dropped after one.
+    pub(crate) async fn respond(&self, response: &InteractionResponse) {
+        let mut state = self.state.lock().await;
+        if *state != Answer::Pending {
+            tracing::warn!(interaction = %self.target.interaction_id, "too late for a {:?} response", response.kind);
+            return;
+        }
+        if let Err(err) = self.target.send(response).await {
+            tracing::warn!(interaction = %self.target.interaction_id, error = %err, "cannot answer the interaction");
+        }
+        *state = Answer::Answered;
+    }
+}
+
 impl Target {
     async fn send(&self, response: &InteractionResponse) -> Result<(), twilight_http::Error> {
         self.http

@@ -85,6 +85,9 @@ impl Handlers {
                     .ok_or_else(|| HandlerError::Permanent("mod_log job without a guild".into()))?;
                 crate::commands::modlog::post(&self.commands, guild, body.case).await?;
             }
+            "ticket_event" => self.publish_ticket_event(job, body).await?,
+            "ticket_close" => self.finish_ticket_close(&tx, parse(body)?).await?,
+            "ticket_inactive" => self.check_inactivity(&tx, timer_id, parse(body)?).await?,
             other => {
                 return Err(HandlerError::Permanent(format!(
                     "unknown job kind {other:?}"

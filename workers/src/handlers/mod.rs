@@ -3,6 +3,7 @@
 mod expiry;
 mod jobs;
 mod native;
+mod tickets;
 
 use aegis_protocol::GatewayEvent;
 use aegis_storage::{Cases, Pool, StorageError, Timers};
@@ -42,6 +43,7 @@ impl Handlers {
     pub(crate) async fn guild_event(&self, event: &GatewayEvent) -> Result<(), HandlerError> {
         match event.event.as_str() {
             "GUILD_AUDIT_LOG_ENTRY_CREATE" => native::audit_log_entry(self, event).await,
+            "MESSAGE_CREATE" => self.ticket_message(event).await,
             // The permission checks' cached view of the guild changed.
             "GUILD_UPDATE" | "GUILD_ROLE_CREATE" | "GUILD_ROLE_UPDATE" | "GUILD_ROLE_DELETE" => {
                 if let Some(guild) = event.guild_id {

@@ -1,6 +1,7 @@
 //! The commands Aegis registers, by bulk overwrite (idempotent: the same set twice changes nothing).
 
 mod channels;
+mod tickets;
 
 use twilight_model::application::command::{
     Command, CommandOption, CommandOptionType, CommandOptionValue, CommandType,
@@ -298,6 +299,7 @@ pub(crate) fn definitions() -> Vec<Command> {
     ]
     .into_iter()
     .chain(channels::definitions(reason()))
+    .chain(std::iter::once(tickets::definition()))
     .collect()
 }
 

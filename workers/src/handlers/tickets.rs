@@ -1,0 +1,338 @@
+//! The tickets' background work: publishing ticket events, finishing a close (transcript, channel,
+//! log, DM), the inactivity auto-close with its warning, and the activity and staff-response
+//! times read from `MESSAGE_CREATE`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aegis_protocol::{Envelope, Job, TicketEvent, headers};
+use aegis_storage::{Ticket, TicketStatus, Tickets, Timers};
+use serde::Deserialize;
+use tokio_postgres::Transaction;
+use twilight_http::request::AuditLogReason;
+use twilight_model::id::Id;
+
+use super::{HandlerError, Handlers};
+use crate::commands::tickets::{TicketEventKind, close_ticket_in, schedule_event};
+
+/// `ticket_close` and `ticket_inactive` bodies.
+#[derive(Deserialize)]
+pub(super) struct TicketJob {
+    ticket_id: i64,
+    /// `ticket_inactive`: `warn` (check, then warn) or `close` (close unless someone wrote).
+    #[serde(default)]
+    stage: Option<String>,
+    /// `close` stage: when the warning went out, Unix milliseconds.
+    #[serde(default)]
+    warned_at_ms: Option<i64>,
+}
+
+/// How long after the inactivity warning a silent ticket closes: a quarter of the inactivity
+/// period, between a second and a day.
+pub(crate) fn grace(after: Duration) -> Duration {
+    (after / 4).clamp(Duration::from_secs(1), Duration::from_secs(86_400))
+}
+
+fn unix_ms(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Discord's "Unknown Channel": already deleted.
+fn unknown_channel(err: &twilight_http::Error) -> bool {
+    matches!(
+        err.kind(),
+        twilight_http::error::ErrorType::Response { error: twilight_http::api_error::ApiError::General(e), .. } if e.code == 10003
+    )
+}
+
+impl Handlers {
+    /// Publishes a ticket event (an outbox row) on its subject, once.
+    pub(super) async fn publish_ticket_event(
+        &self,
+        job: &Job,
+        body: serde_json::Value,
+    ) -> Result<(), HandlerError> {
+        let event: TicketEvent = serde_json::from_value(body)
+            .map_err(|e| HandlerError::Permanent(format!("ticket event: {e}")))?;
+        let payload = event
+            .encode()
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let mut hdrs = async_nats::HeaderMap::new();
+        hdrs.insert(
+            headers::MESSAGE_ID,
+            format!("ticket-event:{}", job.id).as_str(),
+        );
+        let subject = self.commands.subjects.ticket_event(&event.kind);
+        self.commands
+            .js
+            .publish_with_headers(subject, hdrs, payload)
+            .await
+            .map_err(|e| HandlerError::Transient(format!("publish ticket event: {e}")))?
+            .await
+            .map_err(|e| HandlerError::Transient(format!("ticket event not stored: {e}")))?;
+        Ok(())
+    }
+
+    /// Finishes a close: the transcript (stored once; a retry after a crash finds its keys), the
+    /// channel deleted, the log channel and the opener told, the ticket `closed`.
+    pub(super) async fn finish_ticket_close(
+        &self,
+        tx: &Transaction<'_>,
+        body: TicketJob,
+    ) -> Result<(), HandlerError> {
+        let tickets = &self.commands.tickets;
+        let Some(ticket) = tickets.get(body.ticket_id).await? else {
+            return Ok(());
+        };
+        if ticket.status != TicketStatus::Closing {
+            return Ok(());
+        }
+        let category = self
+            .commands
+            .categories
+            .get(ticket.guild_id, ticket.category_id)
+            .await?;
+        let keys = match (&ticket.transcript_json_key, &ticket.transcript_html_key) {
+            (Some(json), Some(html)) => Some((json.clone(), html.clone())),
+            _ => {
+                let stored = self.write_transcript(&ticket).await?;
+                if let Some((json, html)) = &stored {
+                    tickets.set_transcript(ticket.id, json, html).await?;
+                }
+                stored
+            }
+        };
+        if let Some(channel) = ticket.channel_id {
+            let reason = format!("Ticket #{} closed", ticket.number);
+            let deleted = self
+                .commands
+                .http
+                .delete_channel(Id::new(channel))
+                .reason(&reason)
+                .await;
+            match deleted {
+                Ok(_) => {}
+                Err(err) if unknown_channel(&err) => {}
+                Err(err) => return Err(HandlerError::Transient(format!("delete channel: {err}"))),
+            }
+        }
+        let summary = close_summary(&ticket, keys.as_ref().map(|(_, html)| html.as_str()));
+        if let Some(log) = category.as_ref().and_then(|c| c.log_channel_id) {
+            let posted = self
+                .commands
+                .http
+                .create_message(Id::new(log))
+                .content(&summary)
+                .await;
+            if let Err(err) = posted {
+                tracing::warn!(ticket = ticket.id, error = %err, "cannot log the ticket's close");
+            }
+        }
+        self.tell_opener(&ticket, &summary).await;
+        Tickets::finish_close_in(tx, ticket.id).await?;
+        Ok(())
+    }
+
+    /// Writes the ticket's transcript to the object store: its (JSON, HTML) keys, or none when no
+    /// store is configured.
+    async fn write_transcript(
+        &self,
+        ticket: &Ticket,
+    ) -> Result<Option<(String, String)>, HandlerError> {
+        tracing::debug!(ticket = ticket.id, "no transcript store configured");
+        Ok(None)
+    }
+
+    async fn tell_opener(&self, ticket: &Ticket, summary: &str) {
+        let http = &self.commands.http;
+        let sent = async {
+            let channel = http
+                .create_private_channel(Id::new(ticket.opener_id))
+                .await
+                .map_err(|e| e.to_string())?
+                .model()
+                .await
+                .map_err(|e| e.to_string())?;
+            http.create_message(channel.id)
+                .content(summary)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        if let Err(err) = sent.await {
+            tracing::info!(ticket = ticket.id, error = %err, "cannot DM the ticket's opener");
+        }
+    }
+
+    /// The inactivity check: warns a silent ticket, then closes it if still silent after the grace.
+    pub(super) async fn check_inactivity(
+        &self,
+        tx: &Transaction<'_>,
+        timer_id: i64,
+        body: TicketJob,
+    ) -> Result<(), HandlerError> {
+        let Some(ticket) = self.commands.tickets.get(body.ticket_id).await? else {
+            return Ok(());
+        };
+        if ticket.status != TicketStatus::Open {
+            return Ok(());
+        }
+        let category = self
+            .commands
+            .categories
+            .get(ticket.guild_id, ticket.category_id)
+            .await?;
+        let Some(after) = category
+            .and_then(|c| c.auto_close_secs)
+            .map(|s| Duration::from_secs(s.unsigned_abs()))
+        else {
+            return Ok(());
+        };
+        let now = SystemTime::now();
+        let silent_for = now
+            .duration_since(ticket.last_activity_at)
+            .unwrap_or_default();
+        let written_since_warning = body
+            .warned_at_ms
+            .is_some_and(|warned| unix_ms(ticket.last_activity_at) > warned);
+        let reschedule = |due_at: SystemTime, stage: &str, warned_at_ms: Option<i64>| {
+            aegis_storage::NewTimer {
+                kind: "ticket_inactive".to_owned(),
+                guild_id: Some(ticket.guild_id),
+                payload: serde_json::json!({ "ticket_id": ticket.id, "stage": stage, "warned_at_ms": warned_at_ms }),
+                due_at,
+                dedupe_key: format!("ticket_inactive:{}", ticket.id),
+            }
+        };
+        let cause = format!("timer:{timer_id}");
+        match body.stage.as_deref() {
+            Some("close") if !written_since_warning => {
+                let reason = "No activity after the warning";
+                close_ticket_in(tx, &ticket, self.bot_user_id, Some(reason), &cause).await?;
+                if let Some(channel) = ticket.channel_id {
+                    let text = "Closed for inactivity. Saving the transcript.";
+                    let _ = self
+                        .commands
+                        .http
+                        .create_message(Id::new(channel))
+                        .content(text)
+                        .await;
+                }
+            }
+            _ if silent_for < after || written_since_warning => {
+                let next = reschedule(ticket.last_activity_at + after, "warn", None);
+                Timers::schedule_in(tx, &next).await?;
+            }
+            _ => {
+                let grace = grace(after);
+                if let Some(channel) = ticket.channel_id {
+                    let text = format!(
+                        "<@{}> this ticket has been quiet for a while and closes <t:{}:R> unless someone writes.",
+                        ticket.opener_id,
+                        unix_ms(now + grace) / 1_000
+                    );
+                    let posted = self
+                        .commands
+                        .http
+                        .create_message(Id::new(channel))
+                        .content(&text)
+                        .await;
+                    if let Err(err) = posted {
+                        return Err(HandlerError::Transient(format!(
+                            "inactivity warning: {err}"
+                        )));
+                    }
+                }
+                schedule_event(
+                    tx,
+                    &ticket,
+                    TicketEventKind::CloseWarning,
+                    self.bot_user_id,
+                    None,
+                    None,
+                    &cause,
+                )
+                .await?;
+                let next = reschedule(now + grace, "close", Some(unix_ms(now)));
+                Timers::schedule_in(tx, &next).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A message in a ticket channel: its activity, and staff's first response.
+    pub(super) async fn ticket_message(
+        &self,
+        event: &aegis_protocol::GatewayEvent,
+    ) -> Result<(), HandlerError> {
+        #[derive(Deserialize)]
+        struct Message {
+            channel_id: String,
+            author: Author,
+            #[serde(default)]
+            member: Option<Member>,
+        }
+        #[derive(Deserialize)]
+        struct Author {
+            id: String,
+            #[serde(default)]
+            bot: bool,
+        }
+        #[derive(Deserialize)]
+        struct Member {
+            #[serde(default)]
+            roles: Vec<String>,
+        }
+        let Ok(message) = serde_json::from_slice::<Message>(&event.payload) else {
+            return Ok(()); // not a shape this feature reads
+        };
+        let (Ok(channel), Ok(author)) = (
+            message.channel_id.parse::<u64>(),
+            message.author.id.parse::<u64>(),
+        ) else {
+            return Ok(());
+        };
+        if message.author.bot {
+            return Ok(());
+        }
+        let tickets = &self.commands.tickets;
+        let Some(ticket) = tickets.by_channel(channel).await? else {
+            return Ok(());
+        };
+        let category = self
+            .commands
+            .categories
+            .get(ticket.guild_id, ticket.category_id)
+            .await?;
+        let staff = category.is_some_and(|c| {
+            message
+                .member
+                .iter()
+                .flat_map(|m| &m.roles)
+                .filter_map(|r| r.parse::<u64>().ok())
+                .any(|r| c.staff_roles.contains(&r))
+        });
+        tickets.record_message(channel, author, staff).await?;
+        Ok(())
+    }
+}
+
+/// The close's line for the log channel and the opener.
+fn close_summary(ticket: &Ticket, html_key: Option<&str>) -> String {
+    let by = ticket
+        .closed_by
+        .map(|u| format!(" by <@{u}>"))
+        .unwrap_or_default();
+    let why = ticket
+        .close_reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    let transcript = html_key
+        .map(|k| format!("\nTranscript: `{k}`"))
+        .unwrap_or_default();
+    format!(
+        "Ticket #{} (opened by <@{}>) was closed{by}{why}.{transcript}",
+        ticket.number, ticket.opener_id
+    )
+}
