@@ -2,7 +2,7 @@
 //!
 //! Timers live in PostgreSQL (`scheduled_actions`, see aegis-storage's [`Timers`]). Each round, a
 //! scheduler claims due timers, oldest first, with `FOR UPDATE SKIP LOCKED` and a lease, publishes
-//! each as a [`Job`] on `aegis.jobs.{kind}` with the message id `timer:{id}`, waits for JetStream's
+//! each as a [`Job`] on `aegis.jobs.{kind}` with the message id `timer:{id}:{due ms}`, waits for JetStream's
 //! acks, and marks them dispatched. Every failure mode ends in one job:
 //!
 //! - two schedulers never claim the same timer (row locks, skipped not waited on);
@@ -237,7 +237,10 @@ impl Dispatcher {
                 }
             };
             let mut hdrs = async_nats::HeaderMap::new();
-            hdrs.insert(headers::MESSAGE_ID, format!("timer:{}", timer.id).as_str());
+            // The due time makes each schedule of a timer its own message: a re-publish of one claim is
+            // dropped as a duplicate, a timer its job rescheduled fires again.
+            let message_id = format!("timer:{}:{due_ms}", timer.id);
+            hdrs.insert(headers::MESSAGE_ID, message_id.as_str());
             hdrs.insert(headers::VERSION, PROTOCOL_VERSION.to_string().as_str());
             hdrs.insert(headers::JOB_KIND, timer.kind.as_str());
             if let Some(guild) = timer.guild_id {

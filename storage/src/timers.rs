@@ -146,25 +146,35 @@ impl Timers {
         Ok(due)
     }
 
-    /// Marks timers as published (their job is in JetStream; a worker completes them).
+    /// Marks timers as published (their job is in JetStream; a worker completes them). Only rows
+    /// still under this claim's lease: a worker may already have run the job and rescheduled the
+    /// same timer (a recurring or self-renewing job), which clears the lease, and that new
+    /// schedule must stay pending.
     pub async fn mark_dispatched(&self, ids: &[i64]) -> Result<(), StorageError> {
         let conn = self.pool.get().await?;
         conn.execute(
-            "UPDATE scheduled_actions SET status = 'dispatched', lease_until = NULL WHERE id = ANY($1) AND status = 'pending'",
+            "UPDATE scheduled_actions SET status = 'dispatched', lease_until = NULL
+             WHERE id = ANY($1) AND status = 'pending' AND lease_until IS NOT NULL",
             &[&ids],
         )
         .await?;
         Ok(())
     }
 
-    /// Completes a fired timer inside the transaction of its effect: `false` if it was cancelled
-    /// or already completed, in which case the caller rolls back and does nothing.
-    pub async fn complete(client: &impl GenericClient, id: i64) -> Result<bool, StorageError> {
+    /// Completes a fired timer inside the transaction of its effect: `false` if it was cancelled,
+    /// already completed, or rescheduled since this job was published (its due time is no longer
+    /// `due_at_ms`), in which case the caller rolls back and does nothing.
+    pub async fn complete(
+        client: &impl GenericClient,
+        id: i64,
+        due_at_ms: i64,
+    ) -> Result<bool, StorageError> {
         let updated = client
             .execute(
                 "UPDATE scheduled_actions SET status = 'done', lease_until = NULL
-                 WHERE id = $1 AND status IN ('pending', 'dispatched')",
-                &[&id],
+                 WHERE id = $1 AND status IN ('pending', 'dispatched')
+                 AND abs(extract(epoch FROM due_at) * 1000 - $2::bigint) < 1",
+                &[&id, &due_at_ms],
             )
             .await?;
         Ok(updated == 1)

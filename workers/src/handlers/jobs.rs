@@ -47,7 +47,7 @@ impl Handlers {
             .transaction()
             .await
             .map_err(|e| HandlerError::Transient(e.to_string()))?;
-        if !Timers::complete(&tx, timer_id).await? {
+        if !Timers::complete(&tx, timer_id, job.due_at_ms).await? {
             tracing::debug!(
                 timer_id,
                 kind = job.kind,

@@ -1,0 +1,398 @@
+//! Tickets through the whole pipeline: set up, panel, open with a form, the channel's exact
+//! overwrites, the open limit under concurrent clicks, the blacklist, claim, close (the job that
+//! deletes the channel and logs it), auto-close after its warning, ticket events.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use aegis_protocol::{Envelope, TicketEvent};
+use serde_json::{Value, json};
+use support::{Stack, content, wait_for};
+
+const VIEW_CHANNEL: u64 = 1 << 10;
+
+/// Runs `/ticket {sub} ...options` by `invoker` and returns the answer.
+async fn ticket(stack: &Stack, invoker: u64, sub: &str, options: Vec<Value>) -> Value {
+    let (_, channel, _, _, _) = stack.cast();
+    let id = stack.run(
+        "ticket",
+        channel,
+        invoker,
+        vec![json!({"name": sub, "type": 1, "options": options})],
+    );
+    stack.callback(id).await
+}
+
+/// Sets up a category as the owner; returns its id.
+async fn category(stack: &Stack, extra: Vec<Value>) -> i64 {
+    let (_, _, owner, _, _) = stack.cast();
+    let staff = stack.role("Moderator");
+    let mut options = vec![
+        json!({"name": "name", "type": 3, "value": "Support"}),
+        json!({"name": "staff_role", "type": 8, "value": staff.to_string()}),
+        json!({"name": "log_channel", "type": 7, "value": stack.channel("mod-log").to_string()}),
+    ];
+    options.extend(extra);
+    let answer = ticket(stack, owner, "category", options).await;
+    assert!(content(&answer).contains("saved"), "{answer}");
+    stack.count("SELECT max(id) FROM ticket_categories").await
+}
+
+/// Clicks `custom_id` as `user`; returns the interaction id.
+fn click(stack: &Stack, user: u64, custom_id: &str) -> u64 {
+    let (_, channel, _, _, _) = stack.cast();
+    let data = json!({"custom_id": custom_id, "component_type": 2});
+    stack
+        .sim
+        .inject_interaction(3, channel, user, data)
+        .expect("click")
+        .0
+}
+
+fn moderator(stack: &Stack) -> u64 {
+    let world = stack.sim.world();
+    let guild = world.guilds.values().next().expect("guild");
+    let role = stack.role("Moderator");
+    guild
+        .members
+        .values()
+        .find(|m| m.roles.contains(&role))
+        .map(|m| m.user_id)
+        .expect("a moderator")
+}
+
+/// The ticket channel of `ticket_id`, from the database.
+async fn channel_of(stack: &Stack, ticket_id: i64) -> u64 {
+    let id = stack
+        .count(&format!(
+            "SELECT coalesce(channel_id, 0) FROM tickets WHERE id = {ticket_id}"
+        ))
+        .await;
+    u64::try_from(id).expect("channel id")
+}
+
+/// Every ticket event published so far, by kind.
+async fn events(stack: &Stack) -> Vec<TicketEvent> {
+    let js = async_nats::jetstream::new(async_nats::connect(&stack.nats.url).await.expect("NATS"));
+    let Ok(mut stream) = js
+        .get_stream(stack.nats.topology.ticket_events_stream())
+        .await
+    else {
+        return Vec::new();
+    };
+    let state = stream.info().await.expect("info").state.clone();
+    let mut events = Vec::new();
+    for seq in state.first_sequence..=state.last_sequence {
+        if let Ok(message) = stream.get_raw_message(seq).await {
+            events.push(TicketEvent::decode(&message.payload).expect("a TicketEvent"));
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_ticket_opens_from_the_panel_with_its_form_into_a_private_channel() {
+    let stack = Stack::start().await;
+    let (guild, channel, owner, opener, _) = stack.cast();
+    let id = category(
+        &stack,
+        vec![json!({"name": "questions", "type": 3, "value": "What happened? | Which account?"})],
+    )
+    .await;
+
+    let answer = ticket(&stack, owner, "panel", Vec::new()).await;
+    assert_eq!(content(&answer), "Panel posted.");
+    let panel = stack.calls("POST", &format!("/channels/{channel}/messages"));
+    assert_eq!(
+        panel[0].body["components"][0]["components"][0]["custom_id"],
+        json!(format!("ticket:open:{id}"))
+    );
+
+    // The member clicks and gets the form.
+    let modal = stack
+        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
+        .await;
+    assert_eq!(modal["type"], json!(9), "{modal}");
+    assert_eq!(
+        modal["data"]["custom_id"],
+        json!(format!("ticket:form:{id}"))
+    );
+    assert_eq!(
+        modal["data"]["components"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // An answer over the question's limit is refused; a good one opens the ticket.
+    let submit = |first: &str| {
+        json!({"custom_id": format!("ticket:form:{id}"), "components": [
+            {"type": 18, "id": 1, "component": {"type": 4, "id": 2, "custom_id": "q0", "value": first}},
+            {"type": 18, "id": 3, "component": {"type": 4, "id": 4, "custom_id": "q1", "value": "main"}}
+        ]})
+    };
+    let (long, _) = stack
+        .sim
+        .inject_interaction(5, channel, opener, submit(&"x".repeat(1_001)))
+        .expect("submit");
+    let refused = stack.callback(long).await;
+    assert!(content(&refused).contains("the limit is 1000"), "{refused}");
+    let (good, _) = stack
+        .sim
+        .inject_interaction(5, channel, opener, submit("My <b>account</b> was taken"))
+        .expect("submit");
+    let opened = stack.callback(good).await;
+    assert!(
+        content(&opened).starts_with("Your ticket is open: <#"),
+        "{opened}"
+    );
+    assert_eq!(opened["data"]["flags"], json!(64));
+
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    let room = channel_of(&stack, ticket_id).await;
+    let world = stack.sim.world();
+    let created = &world.guilds[&guild].channels[&room];
+    assert_eq!(created.name, "ticket-0001");
+    let bot = world.bot.id;
+    let staff = stack.role("Moderator");
+    let seen: BTreeSet<(u64, u8, bool)> = created
+        .overwrites
+        .iter()
+        .map(|o| (o.id, o.kind, o.allow & VIEW_CHANNEL != 0))
+        .collect();
+    let expected: BTreeSet<(u64, u8, bool)> = [
+        (guild, 0, false),
+        (staff, 0, true),
+        (opener, 1, true),
+        (bot, 1, true),
+    ]
+    .into();
+    assert_eq!(
+        seen, expected,
+        "exactly @everyone (denied), staff, opener, bot"
+    );
+    let everyone = created
+        .overwrites
+        .iter()
+        .find(|o| o.id == guild)
+        .expect("@everyone");
+    assert_eq!(everyone.deny & VIEW_CHANNEL, VIEW_CHANNEL);
+
+    let welcome = stack.calls("POST", &format!("/channels/{room}/messages"));
+    assert_eq!(welcome.len(), 1);
+    let embed = &welcome[0].body["embeds"][0];
+    assert_eq!(
+        embed["fields"][0]["value"],
+        json!("My <b>account</b> was taken")
+    );
+    assert_eq!(
+        welcome[0].body["components"][0]["components"][1]["custom_id"],
+        json!(format!("ticket:claim:{ticket_id}"))
+    );
+    wait_for("the opened event", || async {
+        events(&stack)
+            .await
+            .iter()
+            .any(|e| e.kind == "opened" && e.ticket_id == ticket_id)
+    })
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_open_limit_holds_under_concurrent_clicks_and_the_blacklist_refuses() {
+    let stack = Stack::start().await;
+    let (guild, _, owner, opener, barred) = stack.cast();
+    let id = category(&stack, Vec::new()).await;
+    let clicks: Vec<u64> = (0..6)
+        .map(|_| click(&stack, opener, &format!("ticket:open:{id}")))
+        .collect();
+    let mut opened = 0;
+    for click in clicks {
+        let answer = stack.callback(click).await;
+        let text = content(&answer);
+        if text.starts_with("Your ticket is open") {
+            opened += 1;
+        } else {
+            assert!(text.contains("already have 1 open ticket"), "{answer}");
+        }
+    }
+    assert_eq!(opened, 1);
+    assert_eq!(stack.count("SELECT count(*) FROM tickets").await, 1);
+    let ticket_channels = stack.sim.world().guilds[&guild]
+        .channels
+        .values()
+        .filter(|c| c.name.starts_with("ticket-"))
+        .count();
+    assert_eq!(ticket_channels, 1, "one channel");
+
+    let answer = ticket(
+        &stack,
+        owner,
+        "blacklist",
+        vec![json!({"name": "user", "type": 6, "value": barred.to_string()})],
+    )
+    .await;
+    assert!(
+        content(&answer).contains("can no longer open tickets"),
+        "{answer}"
+    );
+    let refused = stack
+        .callback(click(&stack, barred, &format!("ticket:open:{id}")))
+        .await;
+    assert!(
+        content(&refused).contains("cannot open tickets"),
+        "{refused}"
+    );
+    assert_eq!(refused["data"]["flags"], json!(64));
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
+    let stack = Stack::start().await;
+    let (guild, _, owner, opener, stranger) = stack.cast();
+    let staff = moderator(&stack);
+    let id = category(&stack, Vec::new()).await;
+    stack
+        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
+        .await;
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    let room = channel_of(&stack, ticket_id).await;
+
+    // Staff writes (a MESSAGE_CREATE from Discord): the first response time is kept.
+    stack.sim.dispatch(
+        "MESSAGE_CREATE",
+        Some(guild),
+        &json!({
+            "id": "1", "channel_id": room.to_string(), "guild_id": guild.to_string(),
+            "author": {"id": staff.to_string(), "username": "mod", "discriminator": "0", "avatar": null},
+            "member": {"roles": [stack.role("Moderator").to_string()]},
+            "content": "How can I help?", "timestamp": "2026-01-01T00:00:00.000000+00:00",
+            "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": [],
+            "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0
+        }),
+    );
+    wait_for("the staff response time", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE first_staff_response_at IS NOT NULL")
+            .await
+            == 1
+    })
+    .await;
+
+    let claimed = stack
+        .callback(click(&stack, staff, &format!("ticket:claim:{ticket_id}")))
+        .await;
+    assert!(
+        content(&claimed).contains("claimed this ticket"),
+        "{claimed}"
+    );
+    let again = stack
+        .callback(click(&stack, owner, &format!("ticket:claim:{ticket_id}")))
+        .await;
+    assert!(content(&again).contains("already claimed"), "{again}");
+    let denied = stack
+        .callback(click(
+            &stack,
+            stranger,
+            &format!("ticket:close:{ticket_id}"),
+        ))
+        .await;
+    assert!(
+        content(&denied).contains("Only this ticket's staff"),
+        "{denied}"
+    );
+
+    // The opener closes: asked to confirm, then closed.
+    let ask = stack
+        .callback(click(&stack, opener, &format!("ticket:close:{ticket_id}")))
+        .await;
+    assert_eq!(
+        ask["data"]["components"][0]["components"][0]["custom_id"],
+        json!(format!("ticket:confirm:{ticket_id}"))
+    );
+    let closed = stack
+        .callback(click(
+            &stack,
+            opener,
+            &format!("ticket:confirm:{ticket_id}"),
+        ))
+        .await;
+    assert!(content(&closed).contains("closed by"), "{closed}");
+    wait_for("the close job", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'closed'")
+            .await
+            == 1
+    })
+    .await;
+    assert!(
+        !stack.sim.world().guilds[&guild]
+            .channels
+            .contains_key(&room),
+        "the channel is deleted"
+    );
+    let log = stack.calls(
+        "POST",
+        &format!("/channels/{}/messages", stack.channel("mod-log")),
+    );
+    assert!(
+        log.iter().any(|c| c.body["content"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Ticket #1 (opened by"))),
+        "{log:?}"
+    );
+    wait_for("claimed and closed events", || async {
+        let kinds: BTreeSet<String> = events(&stack).await.into_iter().map(|e| e.kind).collect();
+        kinds.contains("claimed") && kinds.contains("closed")
+    })
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_ticket_is_warned_then_closed_by_the_scheduler() {
+    let stack = Stack::start().await;
+    let (guild, _, _, opener, _) = stack.cast();
+    let id = category(
+        &stack,
+        vec![json!({"name": "auto_close", "type": 3, "value": "2s"})],
+    )
+    .await;
+    stack
+        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
+        .await;
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    let room = channel_of(&stack, ticket_id).await;
+    wait_for("the warning", || async {
+        stack
+            .calls("POST", &format!("/channels/{room}/messages"))
+            .iter()
+            .any(|c| {
+                c.body["content"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("quiet"))
+            })
+    })
+    .await;
+    wait_for("the automatic close", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'closed' AND close_reason LIKE 'No activity%'")
+            .await
+            == 1
+    })
+    .await;
+    assert!(
+        !stack.sim.world().guilds[&guild]
+            .channels
+            .contains_key(&room)
+    );
+    assert!(
+        events(&stack)
+            .await
+            .iter()
+            .any(|e| e.kind == "close_warning"),
+        "the warning is an event too"
+    );
+    stack.stop().await;
+}
