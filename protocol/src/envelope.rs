@@ -230,7 +230,7 @@ impl Envelope for Job {
 pub struct TicketEvent {
     /// Protocol version ([`PROTOCOL_VERSION`]).
     pub v: u16,
-    /// `opened`, `claimed`, `member_added`, `member_removed`, `close_warning`, `closed`.
+    /// `opened`, `claimed`, `member_added`, `member_removed`, `close_warning`, `close_requested`, `closed`, `reopened`.
     pub kind: String,
     /// The guild.
     pub guild_id: u64,

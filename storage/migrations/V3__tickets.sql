@@ -19,6 +19,8 @@ CREATE TABLE ticket_categories (
     log_channel_id    BIGINT,
     -- Close after this long without a message (a warning first); none: never.
     auto_close_secs   BIGINT CHECK (auto_close_secs > 0),
+    -- A closed ticket's channel stays this long, reopenable, before it is deleted (0: at once).
+    reopen_secs       BIGINT NOT NULL DEFAULT 0 CHECK (reopen_secs >= 0),
     created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (guild_id, name)
 );
@@ -53,6 +55,9 @@ CREATE TABLE tickets (
     closed_at                TIMESTAMPTZ,
     closed_by                BIGINT,
     close_reason             TEXT CHECK (char_length(close_reason) <= 1024),
+    -- Staff asked the opener to confirm a close (with this reason).
+    close_requested_by       BIGINT,
+    close_request_reason     TEXT CHECK (char_length(close_request_reason) <= 1024),
     transcript_json_key      TEXT,
     transcript_html_key      TEXT,
     -- The interaction that opened it: a redelivery opens nothing more.

@@ -21,6 +21,7 @@ fn category(guild_id: u64, limit: i32) -> NewCategory {
         open_limit: limit,
         log_channel_id: None,
         auto_close_secs: None,
+        reopen_secs: 0,
     }
 }
 

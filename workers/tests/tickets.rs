@@ -396,3 +396,125 @@ async fn a_silent_ticket_is_warned_then_closed_by_the_scheduler() {
     );
     stack.stop().await;
 }
+
+/// Clicks `custom_id` as `user` in `channel`; returns the answer.
+async fn click_in(stack: &Stack, channel: u64, user: u64, custom_id: &str) -> Value {
+    let data = json!({"custom_id": custom_id, "component_type": 2});
+    let (id, _) = stack
+        .sim
+        .inject_interaction(3, channel, user, data)
+        .expect("click");
+    stack.callback(id).await
+}
+
+#[tokio::test]
+async fn a_close_request_is_confirmed_by_the_opener_and_the_ticket_reopens_within_its_window() {
+    let stack = Stack::start().await;
+    let (guild, _, _, opener, _) = stack.cast();
+    let staff = moderator(&stack);
+    let id = category(
+        &stack,
+        vec![json!({"name": "reopen_window", "type": 3, "value": "1h"})],
+    )
+    .await;
+    stack
+        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
+        .await;
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    let room = channel_of(&stack, ticket_id).await;
+
+    let request = stack.run(
+        "ticket",
+        room,
+        staff,
+        vec![json!({"name": "closerequest", "type": 1, "options": [
+            {"name": "reason", "type": 3, "value": "answered in the FAQ"}
+        ]})],
+    );
+    let asked = stack.callback(request).await;
+    assert!(content(&asked).contains("would like to close"), "{asked}");
+    let accepted = click_in(&stack, room, opener, &format!("ticket:accept:{ticket_id}")).await;
+    assert!(
+        content(&accepted).contains("answered in the FAQ"),
+        "{accepted}"
+    );
+    wait_for("the close", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'closed'")
+            .await
+            == 1
+    })
+    .await;
+    let opener_overwrite = || {
+        stack.sim.world().guilds[&guild].channels[&room]
+            .overwrites
+            .iter()
+            .find(|o| o.id == opener)
+            .cloned()
+            .expect("the opener's overwrite")
+    };
+    let send_messages = 1 << 11;
+    assert_eq!(
+        opener_overwrite().deny & send_messages,
+        send_messages,
+        "read-only"
+    );
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM scheduled_actions WHERE kind = 'ticket_delete' AND status = 'pending'")
+            .await,
+        1
+    );
+
+    let reopened = click_in(&stack, room, opener, &format!("ticket:reopen:{ticket_id}")).await;
+    assert!(content(&reopened).contains("reopened"), "{reopened}");
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'open'")
+            .await,
+        1
+    );
+    assert_eq!(
+        opener_overwrite().deny & send_messages,
+        0,
+        "may write again"
+    );
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM scheduled_actions WHERE kind = 'ticket_delete' AND status = 'cancelled'")
+            .await,
+        1
+    );
+
+    // Closed again, and this time the window runs out: the channel goes.
+    let close = stack.run(
+        "ticket",
+        room,
+        staff,
+        vec![json!({"name": "close", "type": 1, "options": []})],
+    );
+    stack.callback(close).await;
+    wait_for("the second close", || async {
+        stack
+            .count("SELECT count(*) FROM scheduled_actions WHERE kind = 'ticket_delete' AND status = 'pending'")
+            .await
+            == 1
+    })
+    .await;
+    stack
+        .execute("UPDATE scheduled_actions SET due_at = now() WHERE kind = 'ticket_delete'")
+        .await;
+    wait_for("the channel deleted", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE channel_id IS NULL")
+            .await
+            == 1
+    })
+    .await;
+    assert!(
+        !stack.sim.world().guilds[&guild]
+            .channels
+            .contains_key(&room)
+    );
+    stack.stop().await;
+}

@@ -40,6 +40,8 @@ pub struct Category {
     pub log_channel_id: Option<u64>,
     /// Inactivity before an automatic close.
     pub auto_close_secs: Option<i64>,
+    /// How long a closed ticket can be reopened before its channel is deleted (0: at once).
+    pub reopen_secs: i64,
 }
 
 /// A category to create.
@@ -63,9 +65,11 @@ pub struct NewCategory {
     pub log_channel_id: Option<u64>,
     /// Inactivity auto-close.
     pub auto_close_secs: Option<i64>,
+    /// Reopen window.
+    pub reopen_secs: i64,
 }
 
-const COLUMNS: &str = "id, guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs";
+const COLUMNS: &str = "id, guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs, reopen_secs";
 
 fn category_from_row(row: &Row) -> Result<Category, StorageError> {
     let staff: Vec<i64> = row.try_get("staff_roles")?;
@@ -86,6 +90,7 @@ fn category_from_row(row: &Row) -> Result<Category, StorageError> {
             .try_get::<_, Option<i64>>("log_channel_id")?
             .map(unsigned),
         auto_close_secs: row.try_get("auto_close_secs")?,
+        reopen_secs: row.try_get("reopen_secs")?,
     })
 }
 
@@ -114,12 +119,13 @@ impl Categories {
         let row = conn
             .query_one(
                 &format!(
-                    "INSERT INTO ticket_categories (guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    "INSERT INTO ticket_categories (guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs, reopen_secs)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (guild_id, name) DO UPDATE SET staff_roles = EXCLUDED.staff_roles,
                        parent_channel_id = EXCLUDED.parent_channel_id, name_pattern = EXCLUDED.name_pattern,
                        questions = EXCLUDED.questions, open_limit = EXCLUDED.open_limit,
-                       log_channel_id = EXCLUDED.log_channel_id, auto_close_secs = EXCLUDED.auto_close_secs
+                       log_channel_id = EXCLUDED.log_channel_id, auto_close_secs = EXCLUDED.auto_close_secs,
+                       reopen_secs = EXCLUDED.reopen_secs
                      RETURNING {COLUMNS}"
                 ),
                 &[
@@ -132,6 +138,7 @@ impl Categories {
                     &new.open_limit,
                     &new.log_channel_id.map(id).transpose()?,
                     &new.auto_close_secs,
+                    &new.reopen_secs,
                 ],
             )
             .await?;

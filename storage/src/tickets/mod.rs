@@ -73,13 +73,17 @@ pub struct Ticket {
     pub closed_by: Option<u64>,
     /// Why.
     pub close_reason: Option<String>,
+    /// Staff asked the opener to confirm a close.
+    pub close_requested_by: Option<u64>,
+    /// With this reason.
+    pub close_request_reason: Option<String>,
     /// The stored JSON transcript.
     pub transcript_json_key: Option<String>,
     /// The stored HTML transcript.
     pub transcript_html_key: Option<String>,
 }
 
-const COLUMNS: &str = "id, guild_id, number, category_id, channel_id, opener_id, status, claimed_by, answers, opened_at, last_activity_at, first_staff_response_at, closed_at, closed_by, close_reason, transcript_json_key, transcript_html_key";
+const COLUMNS: &str = "id, guild_id, number, category_id, channel_id, opener_id, status, claimed_by, answers, opened_at, last_activity_at, first_staff_response_at, closed_at, closed_by, close_reason, close_requested_by, close_request_reason, transcript_json_key, transcript_html_key";
 
 fn ticket_from_row(row: &Row) -> Result<Ticket, StorageError> {
     let optional = |name: &str| -> Result<Option<u64>, StorageError> {
@@ -101,6 +105,8 @@ fn ticket_from_row(row: &Row) -> Result<Ticket, StorageError> {
         closed_at: row.try_get("closed_at")?,
         closed_by: optional("closed_by")?,
         close_reason: row.try_get("close_reason")?,
+        close_requested_by: optional("close_requested_by")?,
+        close_request_reason: row.try_get("close_request_reason")?,
         transcript_json_key: row.try_get("transcript_json_key")?,
         transcript_html_key: row.try_get("transcript_html_key")?,
     })
@@ -289,18 +295,68 @@ impl Tickets {
         Ok(())
     }
 
-    /// Finishes a close (`false` if it was not closing).
+    /// Finishes a close (`false` if it was not closing); `channel_gone` when its channel was
+    /// deleted (no reopening then).
     pub async fn finish_close_in(
+        client: &impl GenericClient,
+        ticket_id: i64,
+        channel_gone: bool,
+    ) -> Result<bool, StorageError> {
+        let updated = client
+            .execute(
+                "UPDATE tickets SET status = 'closed',
+                   channel_id = CASE WHEN $2 THEN NULL ELSE channel_id END
+                 WHERE id = $1 AND status = 'closing'",
+                &[&ticket_id, &channel_gone],
+            )
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// Records staff's request that the opener confirm a close (`false` if not open).
+    pub async fn request_close(
+        &self,
+        ticket_id: i64,
+        by: u64,
+        reason: Option<&str>,
+    ) -> Result<bool, StorageError> {
+        let conn = self.pool.get().await?;
+        let updated = conn
+            .execute(
+                "UPDATE tickets SET close_requested_by = $2, close_request_reason = $3
+                 WHERE id = $1 AND status = 'open'",
+                &[&ticket_id, &id(by)?, &reason],
+            )
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// Reopens a closed ticket whose channel still exists (`false` otherwise).
+    pub async fn reopen_in(
         client: &impl GenericClient,
         ticket_id: i64,
     ) -> Result<bool, StorageError> {
         let updated = client
             .execute(
-                "UPDATE tickets SET status = 'closed' WHERE id = $1 AND status = 'closing'",
+                "UPDATE tickets SET status = 'open', closed_at = NULL, closed_by = NULL,
+                   close_reason = NULL, close_requested_by = NULL, close_request_reason = NULL,
+                   transcript_json_key = NULL, transcript_html_key = NULL, last_activity_at = now()
+                 WHERE id = $1 AND status = 'closed' AND channel_id IS NOT NULL",
                 &[&ticket_id],
             )
             .await?;
         Ok(updated == 1)
+    }
+
+    /// Records that a closed ticket's channel is gone (it cannot be reopened any more).
+    pub async fn channel_deleted(&self, ticket_id: i64) -> Result<(), StorageError> {
+        let conn = self.pool.get().await?;
+        conn.execute(
+            "UPDATE tickets SET channel_id = NULL WHERE id = $1 AND status = 'closed'",
+            &[&ticket_id],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Records a message in a ticket channel: its last activity and, for a staff member's first

@@ -87,6 +87,7 @@ impl Handlers {
             }
             "ticket_event" => self.publish_ticket_event(job, body).await?,
             "ticket_close" => self.finish_ticket_close(&tx, parse(body)?).await?,
+            "ticket_delete" => self.delete_closed_ticket(parse(body)?).await?,
             "ticket_inactive" => self.check_inactivity(&tx, timer_id, parse(body)?).await?,
             other => {
                 return Err(HandlerError::Permanent(format!(

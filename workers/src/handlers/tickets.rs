@@ -102,18 +102,15 @@ impl Handlers {
                 stored
             }
         };
+        let window = category.as_ref().map_or(0, |c| c.reopen_secs);
+        let mut channel_gone = false;
         if let Some(channel) = ticket.channel_id {
-            let reason = format!("Ticket #{} closed", ticket.number);
-            let deleted = self
-                .commands
-                .http
-                .delete_channel(Id::new(channel))
-                .reason(&reason)
-                .await;
-            match deleted {
-                Ok(_) => {}
-                Err(err) if unknown_channel(&err) => {}
-                Err(err) => return Err(HandlerError::Transient(format!("delete channel: {err}"))),
+            if window > 0 {
+                self.keep_for_reopening(tx, &ticket, channel, window)
+                    .await?;
+            } else {
+                self.delete_ticket_channel(&ticket, channel).await?;
+                channel_gone = true;
             }
         }
         let summary = close_summary(&ticket, keys.as_ref().map(|(_, html)| html.as_str()));
@@ -129,7 +126,106 @@ impl Handlers {
             }
         }
         self.tell_opener(&ticket, &summary).await;
-        Tickets::finish_close_in(tx, ticket.id).await?;
+        Tickets::finish_close_in(tx, ticket.id, channel_gone).await?;
+        Ok(())
+    }
+
+    async fn delete_ticket_channel(
+        &self,
+        ticket: &Ticket,
+        channel: u64,
+    ) -> Result<(), HandlerError> {
+        let reason = format!("Ticket #{} closed", ticket.number);
+        let deleted = self
+            .commands
+            .http
+            .delete_channel(Id::new(channel))
+            .reason(&reason)
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(err) if unknown_channel(&err) => Ok(()),
+            Err(err) => Err(HandlerError::Transient(format!("delete channel: {err}"))),
+        }
+    }
+
+    /// A closed ticket inside its reopen window: the opener may read but not write, a Reopen
+    /// button, and the channel's deletion scheduled at the window's end.
+    async fn keep_for_reopening(
+        &self,
+        tx: &Transaction<'_>,
+        ticket: &Ticket,
+        channel: u64,
+        window_secs: i64,
+    ) -> Result<(), HandlerError> {
+        use twilight_model::channel::message::component::{
+            ActionRow, Button, ButtonStyle, Component,
+        };
+        use twilight_model::guild::Permissions;
+        use twilight_model::http::permission_overwrite::{
+            PermissionOverwrite, PermissionOverwriteType,
+        };
+        let read_only = PermissionOverwrite {
+            allow: Some(Permissions::VIEW_CHANNEL | Permissions::READ_MESSAGE_HISTORY),
+            deny: Some(Permissions::SEND_MESSAGES),
+            id: Id::new(ticket.opener_id),
+            kind: PermissionOverwriteType::Member,
+        };
+        let reason = format!("Ticket #{} closed", ticket.number);
+        self.commands
+            .http
+            .update_channel_permission(Id::new(channel), &read_only)
+            .reason(&reason)
+            .await
+            .map_err(|e| HandlerError::Transient(format!("close overwrite: {e}")))?;
+        let until = SystemTime::now() + Duration::from_secs(window_secs.unsigned_abs());
+        let reopen = Component::ActionRow(ActionRow {
+            components: vec![Component::Button(Button {
+                custom_id: Some(format!("ticket:reopen:{}", ticket.id)),
+                disabled: false,
+                emoji: None,
+                id: None,
+                label: Some("Reopen".to_owned()),
+                sku_id: None,
+                style: ButtonStyle::Primary,
+                url: None,
+            })],
+            id: None,
+        });
+        let text = format!(
+            "This ticket is closed. It can be reopened until <t:{}:t>; then this channel is deleted.",
+            unix_ms(until) / 1_000
+        );
+        let posted = self
+            .commands
+            .http
+            .create_message(Id::new(channel))
+            .content(&text)
+            .components(&[reopen])
+            .await;
+        if let Err(err) = posted {
+            tracing::warn!(ticket = ticket.id, error = %err, "cannot post the reopen button");
+        }
+        let deletion = aegis_storage::NewTimer {
+            kind: "ticket_delete".to_owned(),
+            guild_id: Some(ticket.guild_id),
+            payload: serde_json::json!({ "ticket_id": ticket.id }),
+            due_at: until,
+            dedupe_key: format!("ticket_delete:{}", ticket.id),
+        };
+        Timers::schedule_in(tx, &deletion).await?;
+        Ok(())
+    }
+
+    /// The end of a reopen window: the closed ticket's channel goes.
+    pub(super) async fn delete_closed_ticket(&self, body: TicketJob) -> Result<(), HandlerError> {
+        let Some(ticket) = self.commands.tickets.get(body.ticket_id).await? else {
+            return Ok(());
+        };
+        if let (TicketStatus::Closed, Some(channel)) = (ticket.status, ticket.channel_id) {
+            self.delete_ticket_channel(&ticket, channel).await?;
+            self.commands.tickets.channel_deleted(ticket.id).await?;
+        }
         Ok(())
     }
 

@@ -100,6 +100,12 @@ pub(super) fn definition() -> Command {
                         16,
                     ),
                     text(
+                        "reopen_window",
+                        "How long a closed ticket can be reopened, like 10m (default: off)",
+                        false,
+                        16,
+                    ),
+                    text(
                         "name_pattern",
                         "Channel name, with {number} and {user} (default ticket-{number})",
                         false,
@@ -126,6 +132,11 @@ pub(super) fn definition() -> Command {
                 vec![text("reason", "Why", false, 512)],
             ),
             sub("claim", "Take this ticket on", Vec::new()),
+            sub(
+                "closerequest",
+                "Ask the opener to confirm closing this ticket",
+                vec![text("reason", "Why", false, 512)],
+            ),
             sub(
                 "add",
                 "Let a member into this ticket",

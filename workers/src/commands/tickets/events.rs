@@ -16,7 +16,9 @@ pub(crate) enum TicketEventKind {
     MemberAdded,
     MemberRemoved,
     CloseWarning,
+    CloseRequested,
     Closed,
+    Reopened,
 }
 
 impl TicketEventKind {
@@ -27,7 +29,9 @@ impl TicketEventKind {
             Self::MemberAdded => "member_added",
             Self::MemberRemoved => "member_removed",
             Self::CloseWarning => "close_warning",
+            Self::CloseRequested => "close_requested",
             Self::Closed => "closed",
+            Self::Reopened => "reopened",
         }
     }
 }

@@ -60,7 +60,7 @@ pub(crate) async fn close_ticket_in(
 }
 
 /// Closes after the checks every way of closing shares: an open ticket, and staff or its opener.
-async fn close(
+pub(super) async fn close(
     commands: &Commands,
     interaction: &Interaction,
     found: Option<(Ticket, Category)>,

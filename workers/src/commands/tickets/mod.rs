@@ -3,9 +3,11 @@
 //!
 //! Custom ids: `ticket:open:{category}` (panel button), `ticket:choose` (panel select, values are
 //! category ids), `ticket:form:{category}` (the form), `ticket:close:{ticket}` (asks to confirm),
-//! `ticket:confirm:{ticket}` (closes), `ticket:claim:{ticket}`.
+//! `ticket:confirm:{ticket}` (closes), `ticket:claim:{ticket}`, `ticket:accept:{ticket}` and
+//! `ticket:keep:{ticket}` (the opener's answer to a close request), `ticket:reopen:{ticket}`.
 
 mod events;
+mod lifecycle;
 mod manage;
 mod open;
 mod setup;
@@ -104,6 +106,7 @@ pub(super) async fn command(
             manage::membership(commands, interaction, options, sub.name == "add", responder).await
         }
         "claim" => manage::claim_here(commands, interaction, responder).await,
+        "closerequest" => lifecycle::request_close(commands, interaction, options, responder).await,
         _ => Ok(()),
     }
 }
@@ -132,6 +135,15 @@ pub(super) async fn component(
             manage::close_button(commands, interaction, ticket, responder).await
         }
         ("claim", Some(ticket)) => manage::claim(commands, interaction, ticket, responder).await,
+        ("accept", Some(ticket)) => {
+            lifecycle::accept_close(commands, interaction, ticket, responder).await
+        }
+        ("keep", Some(ticket)) => {
+            lifecycle::keep_open(commands, interaction, ticket, responder).await
+        }
+        ("reopen", Some(ticket)) => {
+            lifecycle::reopen(commands, interaction, ticket, responder).await
+        }
         _ => Err(HandlerError::Permanent(format!(
             "unknown ticket component {custom_id:?}"
         ))),

@@ -94,6 +94,7 @@ pub(super) async fn category(
         open_limit: 1,
         log_channel_id: None,
         auto_close_secs: None,
+        reopen_secs: 0,
     };
     let mut problem = None;
     for option in options {
@@ -121,6 +122,15 @@ pub(super) async fn category(
                         new.auto_close_secs = i64::try_from(d.as_secs()).ok();
                     }
                     _ => problem = Some(format!("{text:?} is not a duration like 48h, or off.")),
+                }
+            }
+            ("reopen_window", CommandOptionValue::String(text)) => {
+                match aegis_service::parse_duration(text) {
+                    _ if text.trim() == "off" => new.reopen_secs = 0,
+                    Some(d) if d <= Duration::from_secs(7 * 86_400) => {
+                        new.reopen_secs = i64::try_from(d.as_secs()).unwrap_or(0);
+                    }
+                    _ => problem = Some(format!("{text:?} is not a duration up to 7d, or off.")),
                 }
             }
             ("name_pattern", CommandOptionValue::String(text)) => {
