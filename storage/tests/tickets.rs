@@ -138,7 +138,7 @@ async fn claim_once_close_once_and_staff_response_time_is_kept() {
         .await
         .expect("keys");
     assert!(
-        Tickets::finish_close_in(&*conn, ticket.id)
+        Tickets::finish_close_in(&*conn, ticket.id, false)
             .await
             .expect("finish")
     );
