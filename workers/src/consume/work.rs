@@ -90,13 +90,22 @@ pub(crate) async fn consume_work(
             let context = Arc::clone(&context);
             tokio::spawn(async move {
                 let job = (work == Work::Jobs).then(|| Job::decode(&message.payload));
-                let outcome = match (&job, work) {
-                    (Some(Ok(job)), _) => context.handlers.job(job).await,
-                    (Some(Err(err)), _) => Err(HandlerError::Permanent(err.to_string())),
-                    (None, _) => match GatewayEvent::decode(&message.payload) {
-                        Ok(event) => context.handlers.commands.interaction(&event).await,
-                        Err(err) => Err(HandlerError::Permanent(err.to_string())),
-                    },
+                let handled = async {
+                    match (&job, work) {
+                        (Some(Ok(job)), _) => context.handlers.job(job).await,
+                        (Some(Err(err)), _) => Err(HandlerError::Permanent(err.to_string())),
+                        (None, _) => match GatewayEvent::decode(&message.payload) {
+                            Ok(event) => context.handlers.commands.interaction(&event).await,
+                            Err(err) => Err(HandlerError::Permanent(err.to_string())),
+                        },
+                    }
+                };
+                // A long job (a big transcript) tells JetStream it is alive, so it is not
+                // redelivered to another worker while it runs; a dead worker stops telling and
+                // its job is redelivered after `ack_wait`.
+                let outcome = tokio::select! {
+                    outcome = handled => outcome,
+                    never = keep_alive(&message, context.topology.ack_wait / 3) => match never {},
                 };
                 let subjects = context.topology.subjects();
                 let settle = Settle {
@@ -119,4 +128,21 @@ pub(crate) async fn consume_work(
     let _ = permits
         .acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX))
         .await;
+}
+
+/// Sends "in progress" for `message` every `every`, forever.
+async fn keep_alive(
+    message: &async_nats::jetstream::Message,
+    every: Duration,
+) -> std::convert::Infallible {
+    let every = every.max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(err) = message
+            .ack_with(async_nats::jetstream::AckKind::Progress)
+            .await
+        {
+            tracing::debug!(error = %err, "cannot extend the ack deadline");
+        }
+    }
 }
