@@ -310,7 +310,8 @@ mod tests {
                 "AEGIS_INTERACTIONS",
                 "AEGIS_JOBS",
                 "AEGIS_GATEWAY_COMMANDS",
-                "AEGIS_DEAD_LETTERS"
+                "AEGIS_DEAD_LETTERS",
+                "AEGIS_TICKET_EVENTS"
             ]
         );
     }
