@@ -26,7 +26,7 @@ impl SimHandle {
 
     /// Base URL of the HTTP API, e.g. `http://127.0.0.1:41234` (REST lives under `/api/v10`).
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.shared.addr)
+        self.shared.http_url()
     }
 
     /// Base URL of the gateway, e.g. `ws://127.0.0.1:41234` (what `/gateway/bot` returns).
@@ -151,7 +151,37 @@ impl SimHandle {
         content: &str,
         age: std::time::Duration,
     ) -> Result<u64, String> {
+        self.seed(channel_id, author_id, content, age, None)
+    }
+
+    /// [`SimHandle::seed_message`] with one attachment: `data` is served at the attachment's
+    /// `url` (`{http_url}/attachments/{channel}/{attachment}/{filename}`), as Discord's CDN
+    /// serves uploaded files. Returns the message id; the attachment object is in its JSON.
+    ///
+    /// # Errors
+    ///
+    /// Returns a message when the channel or the user is unknown.
+    pub fn seed_message_with_attachment(
+        &self,
+        channel_id: u64,
+        author_id: u64,
+        content: &str,
+        age: std::time::Duration,
+        attachment: SeedAttachment,
+    ) -> Result<u64, String> {
+        self.seed(channel_id, author_id, content, age, Some(attachment))
+    }
+
+    fn seed(
+        &self,
+        channel_id: u64,
+        author_id: u64,
+        content: &str,
+        age: std::time::Duration,
+        attachment: Option<SeedAttachment>,
+    ) -> Result<u64, String> {
         use crate::snowflake::{iso8601, now_ms, snowflake};
+        let base = self.shared.http_url();
         self.with_world(|world| {
             if world.channel(channel_id).is_none() {
                 return Err(format!("unknown channel {channel_id}"));
@@ -168,13 +198,34 @@ impl SimHandle {
             while history.contains_key(&id) {
                 id += 1;
             }
+            let attachments: Vec<Value> = attachment
+                .into_iter()
+                .map(|a| {
+                    let aid = crate::cdn::attachment_id(id, 0);
+                    let url = crate::cdn::url(&base, channel_id, aid, &a.filename);
+                    let json = serde_json::json!({
+                        "id": aid.to_string(), "filename": a.filename, "size": a.data.len(),
+                        "url": url, "proxy_url": url, "content_type": a.content_type,
+                    });
+                    self.shared.cdn.insert(
+                        aid,
+                        crate::cdn::CdnFile {
+                            channel_id,
+                            filename: a.filename,
+                            content_type: a.content_type,
+                            data: a.data,
+                        },
+                    );
+                    json
+                })
+                .collect();
             history.insert(
                 id,
                 serde_json::json!({
                     "id": id.to_string(), "channel_id": channel_id.to_string(), "author": author,
                     "content": content, "timestamp": iso8601(at), "edited_timestamp": null,
                     "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
-                    "attachments": [], "embeds": [], "components": [], "pinned": false,
+                    "attachments": attachments, "embeds": [], "components": [], "pinned": false,
                     "type": 0, "flags": 0,
                 }),
             );
@@ -219,4 +270,15 @@ impl SimHandle {
         self.task.await?;
         Ok(())
     }
+}
+
+/// A file for [`SimHandle::seed_message_with_attachment`].
+#[derive(Debug, Clone)]
+pub struct SeedAttachment {
+    /// The file name (the last segment of its URL).
+    pub filename: String,
+    /// Its MIME type, e.g. `image/png`.
+    pub content_type: Option<String>,
+    /// The bytes the CDN serves.
+    pub data: bytes::Bytes,
 }

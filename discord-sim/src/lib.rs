@@ -11,6 +11,7 @@
 //!
 //! See the crate README for the behaviour, the configuration and the HTTP control API.
 
+mod cdn;
 mod config;
 mod control;
 mod control_http;
@@ -32,7 +33,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, ConfigError};
-pub use control::SimHandle;
+pub use control::{SeedAttachment, SimHandle};
 pub use counters::{CountersSnapshot, ShardStats};
 pub use error::Error;
 pub use gateway::{SessionInfo, ShardAction};

@@ -1,5 +1,5 @@
-//! The HTTP server: one port for REST (`/api/...`), the control API (`/_sim/...`) and the
-//! gateway (any other path with `Upgrade: websocket`, normally `/?v=10&encoding=json`).
+//! The HTTP server: one port for REST (`/api/...`), the control API (`/_sim/...`), the
+//! attachment CDN (`/attachments/...`) and the gateway (any other path with `Upgrade: websocket`, normally `/?v=10&encoding=json`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -67,6 +67,8 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> HttpResponse {
         crate::control_http::handle(req, &shared).await
     } else if path.starts_with("/api/") || path == "/oauth2/authorize" {
         crate::rest::handle(req, &shared).await
+    } else if path.starts_with("/attachments/") && !is_upgrade {
+        crate::cdn::serve(req.method(), &path, &shared.cdn)
     } else if is_upgrade {
         upgrade(req, shared)
     } else {

@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) interactions: crate::rest::interactions::Interactions,
     pub(crate) calls: Mutex<VecDeque<crate::rest::RestCall>>,
     pub(crate) oauth: crate::rest::OAuth,
+    /// Attachment bytes served at their `url` (not part of the world or its scenario).
+    pub(crate) cdn: crate::cdn::Cdn,
     /// The bot's user id, cached for the dispatch hot path.
     bot_id: std::sync::atomic::AtomicU64,
 }
@@ -50,6 +52,7 @@ impl Shared {
             interactions: crate::rest::interactions::Interactions::default(),
             calls: Mutex::new(VecDeque::new()),
             oauth: crate::rest::OAuth::default(),
+            cdn: crate::cdn::Cdn::default(),
             config,
         }
     }
@@ -105,6 +108,11 @@ impl Shared {
             calls.pop_front();
         }
         calls.push_back(call);
+    }
+
+    /// `http://addr`: the simulator's base URL (attachment URLs start with it).
+    pub(crate) fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// `ws://host:port` of the gateway, as seen by a client that used `host` (the Host header).

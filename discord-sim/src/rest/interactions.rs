@@ -190,12 +190,20 @@ fn callback(ctx: &mut Ctx<'_>, iid: &str, token: &str) -> ApiResult {
     let data = ctx.body.get("data").cloned().unwrap_or(Value::Null);
     let mut world = shared.world_write();
     let original = match kind {
-        4 => Some(build(&world, shared.ids.next(), channel_id, &data, 20)?),
+        4 => Some(build(
+            &world,
+            &shared.http_url(),
+            shared.ids.next(),
+            channel_id,
+            &data,
+            20,
+        )?),
         5 => {
             let mut loading = json!({"content": "", "flags": 128 | data.get("flags").and_then(Value::as_u64).unwrap_or(0)});
             loading["embeds"] = json!([]);
             let mut m = build(
                 &world,
+                &shared.http_url(),
                 shared.ids.next(),
                 channel_id,
                 &json!({"content": "\u{200b}"}),
@@ -260,7 +268,14 @@ fn followup(ctx: &mut Ctx<'_>, app: &str, token: &str) -> ApiResult {
         .map(|r| r.channel_id)
         .ok_or_else(ApiError::unknown_webhook)?;
     let mut world = shared.world_write();
-    let msg = build(&world, shared.ids.next(), channel_id, &ctx.body, 0)?;
+    let msg = build(
+        &world,
+        &shared.http_url(),
+        shared.ids.next(),
+        channel_id,
+        &ctx.body,
+        0,
+    )?;
     if msg["flags"].as_u64().unwrap_or(0) & 64 == 0 {
         store(ctx, &mut world, channel_id, &msg);
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::channels::{bot_perms, visible};
 use super::guilds::audit;
 use super::{ApiError, ApiResult, Ctx, Reply, id, ok};
-use crate::snowflake::{iso8601, now_ms, snowflake, timestamp_ms};
+use crate::snowflake::{iso8601, now_ms, timestamp_ms};
 use crate::world::World;
 use crate::world::permissions as p;
 
@@ -42,6 +42,7 @@ pub(super) fn route(ctx: &mut Ctx<'_>, channel_id: u64, seg: &[&str]) -> ApiResu
 /// Validates a message body and builds the message object (not stored).
 pub(crate) fn build(
     world: &World,
+    cdn_base: &str,
     message_id: u64,
     channel_id: u64,
     body: &Value,
@@ -88,11 +89,11 @@ pub(crate) fn build(
         .enumerate()
         .map(|(i, a)| {
             let name = a.get("filename").and_then(Value::as_str).unwrap_or("file").to_owned();
-            let aid = snowflake(timestamp_ms(message_id), u64::try_from(i).unwrap_or(0));
+            let aid = crate::cdn::attachment_id(message_id, i);
+            let url = crate::cdn::url(cdn_base, channel_id, aid, &name);
             json!({
                 "id": aid.to_string(), "filename": name, "size": a.get("size").and_then(Value::as_u64).unwrap_or(0),
-                "url": format!("https://cdn.discordapp.com/attachments/{channel_id}/{aid}/{name}"),
-                "proxy_url": format!("https://media.discordapp.net/attachments/{channel_id}/{aid}/{name}"),
+                "url": url, "proxy_url": url,
                 "content_type": a.get("content_type").cloned().unwrap_or(Value::Null),
             })
         })
@@ -148,11 +149,26 @@ fn normalize_embeds(embeds: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-/// Stores a message and queues MESSAGE_CREATE (with `guild_id` for guild channels).
+/// Stores a message, puts the request's uploaded files on the CDN under its attachments, and
+/// queues MESSAGE_CREATE (with `guild_id` for guild channels).
 pub(crate) fn store(ctx: &mut Ctx<'_>, world: &mut World, channel_id: u64, msg: &Value) {
     let Some(mid) = msg["id"].as_str().and_then(|s| s.parse::<u64>().ok()) else {
         return;
     };
+    let attachments = msg["attachments"].as_array().into_iter().flatten();
+    for (a, data) in attachments.zip(std::mem::take(&mut ctx.files)) {
+        if let Some(aid) = a["id"].as_str().and_then(|s| s.parse().ok()) {
+            ctx.shared.cdn.insert(
+                aid,
+                crate::cdn::CdnFile {
+                    channel_id,
+                    filename: a["filename"].as_str().unwrap_or("file").to_owned(),
+                    content_type: a["content_type"].as_str().map(str::to_owned),
+                    data,
+                },
+            );
+        }
+    }
     world
         .messages
         .entry(channel_id)
@@ -202,7 +218,14 @@ fn create(ctx: &mut Ctx<'_>, channel_id: u64) -> ApiResult {
     } else {
         0
     };
-    let msg = build(&world, shared.ids.next(), channel_id, &ctx.body, kind)?;
+    let msg = build(
+        &world,
+        &shared.http_url(),
+        shared.ids.next(),
+        channel_id,
+        &ctx.body,
+        kind,
+    )?;
     store(ctx, &mut world, channel_id, &msg);
     ok(msg)
 }

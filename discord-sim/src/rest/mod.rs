@@ -70,6 +70,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) body: Value,
     pub(crate) reason: Option<String>,
     pub(crate) host: Option<String>,
+    /// The bytes of the files of a `multipart/form-data` body, in order.
+    pub(crate) files: Vec<Bytes>,
     /// Gateway events the request causes, dispatched once the world lock is released.
     pub(crate) events: Vec<(&'static str, Option<u64>, Value)>,
 }
@@ -191,6 +193,7 @@ pub(crate) async fn handle(req: Request<Incoming>, shared: &Shared) -> HttpRespo
         return resp;
     }
     let bytes = read_body(body).await.unwrap_or_else(Bytes::new);
+    let mut files = Vec::new();
     let parsed = if bytes.is_empty() {
         Ok(Value::Null)
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
@@ -201,7 +204,9 @@ pub(crate) async fn handle(req: Request<Incoming>, shared: &Shared) -> HttpRespo
                 .collect(),
         ))
     } else if content_type.starts_with("multipart/form-data") {
-        Ok(multipart::multipart_payload(&content_type, &bytes))
+        let (payload, data) = multipart::multipart_payload(&content_type, &bytes);
+        files = data;
+        Ok(payload)
     } else {
         serde_json::from_slice::<Value>(&bytes).map_err(|_| ApiError::invalid_json())
     };
@@ -216,6 +221,7 @@ pub(crate) async fn handle(req: Request<Incoming>, shared: &Shared) -> HttpRespo
                 body,
                 reason: reason.clone(),
                 host,
+                files,
                 events: Vec::new(),
             };
             if segments == ["oauth2", "authorize"] && ctx.method == Method::GET {

@@ -1,20 +1,23 @@
 //! `multipart/form-data` request bodies (messages with files).
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 /// The JSON payload of a `multipart/form-data` body (`payload_json` plus `files[n]` as
-/// attachments); `null` when there is none.
-pub(super) fn multipart_payload(content_type: &str, body: &[u8]) -> Value {
+/// attachments, with each part's `Content-Type` as the attachment's `content_type` unless the
+/// payload names one); `null` when there is none. Also the bytes of each file, in order.
+pub(super) fn multipart_payload(content_type: &str, body: &[u8]) -> (Value, Vec<Bytes>) {
     let Some(boundary) = content_type
         .split("boundary=")
         .nth(1)
         .map(|b| b.trim_matches('"'))
     else {
-        return Value::Null;
+        return (Value::Null, Vec::new());
     };
     let delimiter = format!("--{boundary}");
     let mut payload = json!({});
     let mut files = Vec::new();
+    let mut data_of_files = Vec::new();
     for part in parts(body, delimiter.as_bytes()) {
         let Some(split) = find(part, b"\r\n\r\n", 0) else {
             continue;
@@ -42,7 +45,18 @@ pub(super) fn multipart_payload(content_type: &str, body: &[u8]) -> Value {
                 payload = serde_json::from_slice(data).unwrap_or(json!({}))
             }
             (Some(_), Some(filename)) => {
-                files.push(json!({"filename": filename, "size": data.len()}))
+                let part_type = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-type")
+                            .then(|| value.trim().to_owned())
+                    })
+                    .map_or(Value::Null, Value::String);
+                files.push(
+                    json!({"filename": filename, "size": data.len(), "content_type": part_type}),
+                );
+                data_of_files.push(Bytes::copy_from_slice(data));
             }
             _ => {}
         }
@@ -60,12 +74,19 @@ pub(super) fn multipart_payload(content_type: &str, body: &[u8]) -> Value {
                 if let Some(n) = listed.get(i).and_then(|meta| meta.get("filename")) {
                     f["filename"] = n.clone();
                 }
+                if let Some(t) = listed
+                    .get(i)
+                    .and_then(|meta| meta.get("content_type"))
+                    .filter(|t| t.is_string())
+                {
+                    f["content_type"] = t.clone();
+                }
                 f
             })
             .collect();
         payload["attachments"] = Value::Array(merged);
     }
-    payload
+    (payload, data_of_files)
 }
 
 /// The parts of a multipart body: the bytes between consecutive delimiters, without the line
@@ -108,12 +129,22 @@ mod tests {
         body.extend_from_slice(b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"log.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n");
         body.extend_from_slice(&[0xff, 0xfe, 0x00, 0x80, b'\r', b'\n', 0x01]);
         body.extend_from_slice(b"\r\n--XyZ--\r\n");
-        let payload = multipart_payload("multipart/form-data; boundary=XyZ", &body);
+        let (payload, files) = multipart_payload("multipart/form-data; boundary=XyZ", &body);
         assert_eq!(payload["content"], "hi");
         assert_eq!(payload["attachments"][0]["filename"], "log.bin");
         assert_eq!(
             payload["attachments"][0]["size"], 7,
             "binary bytes counted as sent"
+        );
+        assert_eq!(
+            payload["attachments"][0]["content_type"],
+            "application/octet-stream"
+        );
+        assert_eq!(
+            files,
+            vec![bytes::Bytes::from_static(&[
+                0xff, 0xfe, 0x00, 0x80, b'\r', b'\n', 0x01
+            ])]
         );
     }
 }
