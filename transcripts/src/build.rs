@@ -240,7 +240,7 @@ fn work_error(path: &Path, source: io::Error) -> TranscriptError {
 /// Sends a Discord request, retrying rate limits (after Discord's `retry_after`), server errors
 /// and network failures (after 0.5 s, 1 s, 2 s, ...), and returns the body.
 async fn discord<T, F, R>(
-    what: &dyn Fn() -> String,
+    what: &(dyn Fn() -> String + Sync),
     mut request: F,
 ) -> Result<Vec<u8>, TranscriptError>
 where
@@ -776,5 +776,22 @@ mod tests {
         assert_eq!(safe_filename(".."), "file");
         assert_eq!(safe_filename("ünïcode.txt"), "_n_code.txt");
         assert_eq!(safe_filename(&"a".repeat(300)).len(), 100);
+    }
+}
+
+#[cfg(test)]
+mod send_check {
+    use super::{Limits, ObjectStore, TranscriptMeta, build_and_store};
+
+    /// Workers run builds on tokio's multi-threaded runtime: the future must be `Send`.
+    #[test]
+    fn a_build_can_run_on_any_worker_thread() {
+        fn send<T: Send>(_: &T) {}
+        fn check(http: &twilight_http::Client, store: &ObjectStore, meta: &TranscriptMeta) {
+            let limits = Limits::default();
+            let build = build_and_store(http, store, meta, &limits);
+            send(&build);
+        }
+        let _ = check;
     }
 }

@@ -32,6 +32,10 @@ pub struct Config {
     /// An interaction not answered this long after gateway-proxy read it is deferred (Discord
     /// drops it after 3 s).
     pub defer_after: Duration,
+    /// Where ticket transcripts are stored.
+    pub transcripts: aegis_transcripts::StoreConfig,
+    /// Bounds of a transcript build (attachment cap, ...).
+    pub transcript_limits: aegis_transcripts::Limits,
     /// PostgreSQL and Redis.
     pub storage: StorageConfig,
     /// NATS and JetStream.
@@ -99,6 +103,8 @@ impl Config {
                     _ => Err("a duration up to 2500ms (Discord allows 3 s)".to_owned()),
                 },
             )?,
+            transcripts: aegis_transcripts::StoreConfig::from_env(env)?,
+            transcript_limits: aegis_transcripts::Limits::from_env(env)?,
             storage: StorageConfig::from_env(env)?,
             nats: NatsConfig::from_env(env)?,
         })

@@ -18,6 +18,7 @@ mod config;
 mod consume;
 mod handlers;
 mod metrics;
+mod transcripts;
 
 use std::sync::Arc;
 
@@ -110,6 +111,10 @@ impl Worker {
             bot_user_id: config.bot_user_id,
             js: js.clone(),
             subjects: config.nats.topology.subjects(),
+            transcripts: Arc::new(transcripts::Transcripts::new(
+                config.transcripts.clone(),
+                config.transcript_limits.clone(),
+            )),
             tickets: aegis_storage::Tickets::new(database.pool().clone()),
             categories: aegis_storage::Categories::new(database.pool().clone()),
             guilds: commands::GuildCache::new(Some(redis.clone()), &storage.redis_prefix),

@@ -46,6 +46,8 @@ pub(crate) struct Commands {
     pub(crate) js: async_nats::jetstream::Context,
     /// The deployment's subjects.
     pub(crate) subjects: aegis_protocol::Subjects,
+    /// Where ticket transcripts go.
+    pub(crate) transcripts: Arc<crate::transcripts::Transcripts>,
     /// Tickets and their categories.
     pub(crate) tickets: aegis_storage::Tickets,
     /// Ticket categories and the blacklist.

@@ -235,8 +235,50 @@ impl Handlers {
         &self,
         ticket: &Ticket,
     ) -> Result<Option<(String, String)>, HandlerError> {
-        tracing::debug!(ticket = ticket.id, "no transcript store configured");
-        Ok(None)
+        let Some(channel) = ticket.channel_id else {
+            return Ok(None); // never had a channel: nothing to keep
+        };
+        let transcripts = &self.commands.transcripts;
+        let store = transcripts.store().await.map_err(|err| {
+            tracing::error!(ticket = ticket.id, error = %err, "transcript store unavailable");
+            HandlerError::Transient(format!("transcript store: {err}"))
+        })?;
+        let guild = self
+            .commands
+            .guilds
+            .get(&self.commands.http, ticket.guild_id, self.bot_user_id)
+            .await?;
+        let meta = aegis_transcripts::TranscriptMeta {
+            guild_id: ticket.guild_id,
+            guild_name: guild.name,
+            channel_id: channel,
+            channel_name: format!("ticket-{:04}", ticket.number),
+            ticket_number: ticket.number,
+            opener_id: ticket.opener_id,
+            closed_by: ticket.closed_by.unwrap_or(self.bot_user_id),
+            close_reason: ticket.close_reason.clone(),
+            opened_at_ms: unix_ms(ticket.opened_at),
+            closed_at_ms: ticket.closed_at.map_or_else(|| unix_ms(SystemTime::now()), unix_ms),
+        };
+        let stored = aegis_transcripts::build_and_store(
+            &self.commands.http,
+            store,
+            &meta,
+            &transcripts.limits,
+        )
+        .await
+        .map_err(|err| {
+            tracing::error!(ticket = ticket.id, error = %err, "cannot write the transcript");
+            HandlerError::Transient(format!("transcript: {err}"))
+        })?;
+        tracing::info!(
+            ticket = ticket.id,
+            messages = stored.messages,
+            attachments = stored.attachments_copied,
+            key = stored.html_key,
+            "transcript stored"
+        );
+        Ok(Some((stored.json_key, stored.html_key)))
     }
 
     async fn tell_opener(&self, ticket: &Ticket, summary: &str) {
