@@ -750,11 +750,45 @@ impl WorkDir {
         tokio::fs::create_dir_all(&path)
             .await
             .map_err(|source| work_error(&path, source))?;
+        remove_stale(&base).await;
         Ok(Self(path))
     }
 
     fn path(&self) -> &Path {
         &self.0
+    }
+}
+
+/// Temporary directories of builds this old were left by a process that died (a finished or
+/// failed build removes its own).
+const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Removes the temporary directories of builds that died (killed workers), best effort.
+async fn remove_stale(base: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(base).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with("aegis-transcript-") {
+            continue;
+        }
+        let age = entry
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok());
+        if age.is_some_and(|age| age > STALE_AFTER) {
+            match tokio::fs::remove_dir_all(entry.path()).await {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a dead build's temporary files")
+                }
+                Err(e) => {
+                    tracing::debug!(path = %entry.path().display(), error = %e, "stale temporary files not removed")
+                }
+            }
+        }
     }
 }
 

@@ -241,18 +241,31 @@ async fn the_directory_store_works_without_network() {
         work_dir: Some(new_dir()),
         ..Limits::default()
     };
+    // A killed build's leftovers, two days old, and someone else's directory.
+    let work_dir = limits.work_dir.clone().expect("work dir");
+    let dead = work_dir.join("aegis-transcript-1-2-3-4-5");
+    std::fs::create_dir_all(dead.join("inside")).expect("dead build dir");
+    std::fs::create_dir_all(work_dir.join("keep-me")).expect("other dir");
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "2 days ago"])
+        .arg(&dead)
+        .status()
+        .expect("touch");
+    assert!(touched.success());
     let stored = build_and_store(&http, &store, &ticket.meta, &limits)
         .await
         .expect("transcript");
     check_transcript(&store, &stored, &ticket, &ids, &small).await;
     let on_disk = std::fs::read(dir.join(&stored.html_key)).expect("file at the key");
     assert!(gunzip(&on_disk).contains("</html>"));
+    let left: Vec<String> = std::fs::read_dir(&work_dir)
+        .expect("work dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(
-        std::fs::read_dir(limits.work_dir.as_ref().expect("work dir"))
-            .expect("work dir")
-            .count(),
-        0,
-        "temporary files removed"
+        left,
+        vec!["keep-me".to_owned()],
+        "this build's and the dead build's temporary files removed, nothing else"
     );
 
     store
