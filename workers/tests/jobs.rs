@@ -72,6 +72,10 @@ impl Setup {
             register_commands: false,
             commands_guild: None,
             user_limit: None,
+            transcripts: aegis_transcripts::StoreConfig::Directory(
+                std::env::temp_dir().join("aegis-test-transcripts-unused"),
+            ),
+            transcript_limits: aegis_transcripts::Limits::default(),
             defer_after: Duration::from_millis(1_500),
             ops_addr: ([127, 0, 0, 1], 0).into(),
             storage: self.storage.clone(),

@@ -5,10 +5,13 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aegis_protocol::{Envelope, TicketEvent};
+use aegis_transcripts::{ObjectStore, StoreConfig, Transcript};
 use serde_json::{Value, json};
-use support::{Stack, content, wait_for};
+use support::{Options, Stack, content, metric, wait_for};
 
 const VIEW_CHANNEL: u64 = 1 << 10;
 
@@ -280,6 +283,15 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
     })
     .await;
 
+    let said: Vec<u64> = ["hello", "<script>alert(1)</script>", "thanks"]
+        .iter()
+        .map(|text| {
+            stack
+                .sim
+                .seed_message(room, opener, text, Duration::ZERO)
+                .expect("seeded")
+        })
+        .collect();
     let claimed = stack
         .callback(click(&stack, staff, &format!("ticket:claim:{ticket_id}")))
         .await;
@@ -341,6 +353,20 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
             .as_str()
             .is_some_and(|t| t.starts_with("Ticket #1 (opened by"))),
         "{log:?}"
+    );
+    let transcript = transcript_of(&stack, ticket_id).await;
+    let ids: Vec<u64> = transcript
+        .messages
+        .iter()
+        .filter_map(|m| m.id.parse().ok())
+        .filter(|id| said.contains(id))
+        .collect();
+    assert_eq!(ids, said, "every message, in order");
+    assert!(transcript.entities.users.contains_key(&opener.to_string()));
+    let html = read_gzip(&stack, &format!("transcripts/{guild}/1/transcript.html.gz")).await;
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "escaped"
     );
     wait_for("claimed and closed events", || async {
         let kinds: BTreeSet<String> = events(&stack).await.into_iter().map(|e| e.kind).collect();
@@ -515,6 +541,220 @@ async fn a_close_request_is_confirmed_by_the_opener_and_the_ticket_reopens_withi
         !stack.sim.world().guilds[&guild]
             .channels
             .contains_key(&room)
+    );
+    stack.stop().await;
+}
+
+/// The stack's transcript store.
+async fn store(stack: &Stack, config: Option<StoreConfig>) -> ObjectStore {
+    let config = config.unwrap_or_else(|| {
+        let root = std::env::temp_dir().join("aegis-test-transcripts");
+        let ns = stack.nats.topology.namespace.to_string();
+        StoreConfig::Directory(root.join(ns))
+    });
+    ObjectStore::open(&config).await.expect("the store")
+}
+
+async fn read_gzip(stack: &Stack, key: &str) -> String {
+    let bytes = store(stack, None).await.get(key).await.expect("stored");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .expect("gzip");
+    text
+}
+
+/// The JSON transcript of a closed ticket, from the key its row names.
+async fn transcript_of(stack: &Stack, ticket_id: i64) -> Transcript {
+    let (client, connection) = tokio_postgres::connect(&stack.db.url, tokio_postgres::NoTls)
+        .await
+        .expect("PostgreSQL");
+    tokio::spawn(connection);
+    let key: String = client
+        .query_one(
+            "SELECT transcript_json_key FROM tickets WHERE id = $1",
+            &[&ticket_id],
+        )
+        .await
+        .expect("ticket")
+        .get(0);
+    serde_json::from_str(&read_gzip(stack, &key).await).expect("a transcript")
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000
+    )
+}
+
+#[tokio::test]
+async fn a_worker_killed_while_writing_a_transcript_leaves_exactly_one() {
+    let mut stack = Stack::with(Options {
+        ack_wait: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    let (guild, _, _, opener, _) = stack.cast();
+    let id = category(&stack, Vec::new()).await;
+    stack
+        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
+        .await;
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    let room = channel_of(&stack, ticket_id).await;
+    for i in 0..1_500 {
+        stack
+            .sim
+            .seed_message(room, opener, &format!("message {i}"), Duration::ZERO)
+            .expect("seeded");
+    }
+    let history = format!("/channels/{room}/messages?");
+    let close = stack.run(
+        "ticket",
+        room,
+        opener,
+        vec![json!({"name": "close", "type": 1, "options": []})],
+    );
+    stack.callback(close).await;
+    // The build has started reading the history: Discord slows down, and the worker dies.
+    wait_for("the transcript build", || async {
+        !stack.calls("GET", &history).is_empty()
+    })
+    .await;
+    stack
+        .sim
+        .limit_resource(&format!("channels/{room}"), Duration::from_millis(1_500));
+    let worker = stack.workers.remove(0);
+    worker.abort().await;
+    let prefix = format!("transcripts/{guild}/1/");
+    assert!(
+        store(&stack, None)
+            .await
+            .list(&prefix)
+            .await
+            .expect("list")
+            .is_empty(),
+        "nothing stored when the worker died"
+    );
+    let replacement = Stack::worker(
+        &stack.sim,
+        &stack.rest,
+        &stack.db,
+        &stack.nats,
+        &stack.redis_prefix,
+        &Options {
+            transcripts: Some(StoreConfig::Directory(
+                std::env::temp_dir()
+                    .join("aegis-test-transcripts")
+                    .join(stack.nats.topology.namespace.to_string()),
+            )),
+            ..Options::default()
+        },
+    )
+    .await;
+    stack.workers.push(replacement);
+    wait_for("the redelivered close", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'closed'")
+            .await
+            == 1
+    })
+    .await;
+    let mut objects = store(&stack, None).await.list(&prefix).await.expect("list");
+    objects.sort();
+    assert_eq!(
+        objects,
+        vec![
+            format!("{prefix}transcript.html.gz"),
+            format!("{prefix}transcript.json.gz")
+        ],
+        "one transcript"
+    );
+    let transcript = transcript_of(&stack, ticket_id).await;
+    let numbered: Vec<String> = transcript
+        .messages
+        .iter()
+        .filter(|m| m.content.starts_with("message "))
+        .map(|m| m.content.clone())
+        .collect();
+    assert_eq!(numbered.len(), 1_500);
+    assert_eq!(numbered[0], "message 0");
+    assert_eq!(numbered[1_499], "message 1499");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_bucket_fails_the_close_visibly_until_it_exists() {
+    let bucket = unique("aegis-missing");
+    let s3 = StoreConfig::S3 {
+        endpoint: Some("http://127.0.0.1:5000".into()),
+        bucket: bucket.clone(),
+        region: "us-east-1".into(),
+        access_key: "testing".into(),
+        secret_key: "testing".into(),
+    };
+    let stack = Stack::with(Options {
+        transcripts: Some(s3.clone()),
+        ..Options::default()
+    })
+    .await;
+    let (_, _, _, opener, _) = stack.cast();
+    let id = category(&stack, Vec::new()).await;
+    stack
+        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
+        .await;
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    let room = channel_of(&stack, ticket_id).await;
+    let close = stack.run(
+        "ticket",
+        room,
+        opener,
+        vec![json!({"name": "close", "type": 1, "options": []})],
+    );
+    stack.callback(close).await;
+    let ops = stack.workers[0].ops_addr();
+    wait_for("the failed close counted as retried", || async {
+        metric(
+            ops,
+            "aegis_worker_messages_total",
+            &["source=\"jobs\"", "outcome=\"retried\""],
+        )
+        .await
+            >= 1.0
+    })
+    .await;
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'closing'")
+            .await,
+        1,
+        "not closed without its transcript"
+    );
+    // An operator creates the bucket (moto accepts an unsigned CreateBucket); the retry succeeds.
+    let created = support::http_request(
+        "127.0.0.1:5000".parse().expect("address"),
+        "PUT",
+        &format!("/{bucket}"),
+    )
+    .await;
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    wait_for("the close after the bucket exists", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'closed' AND transcript_json_key IS NOT NULL")
+            .await
+            == 1
+    })
+    .await;
+    let (guild, ..) = stack.cast();
+    let key = format!("transcripts/{guild}/1/transcript.json.gz");
+    assert!(
+        store(&stack, Some(s3)).await.get(&key).await.is_ok(),
+        "the transcript is in the bucket"
     );
     stack.stop().await;
 }

@@ -258,7 +258,9 @@ impl Handlers {
             closed_by: ticket.closed_by.unwrap_or(self.bot_user_id),
             close_reason: ticket.close_reason.clone(),
             opened_at_ms: unix_ms(ticket.opened_at),
-            closed_at_ms: ticket.closed_at.map_or_else(|| unix_ms(SystemTime::now()), unix_ms),
+            closed_at_ms: ticket
+                .closed_at
+                .map_or_else(|| unix_ms(SystemTime::now()), unix_ms),
         };
         let stored = aegis_transcripts::build_and_store(
             &self.commands.http,

@@ -36,6 +36,10 @@ pub struct Options {
     pub members: u32,
     /// When the workers defer an answer not sent yet.
     pub defer_after: Duration,
+    /// Where transcripts go (default: a directory of this stack's own under the temp dir).
+    pub transcripts: Option<aegis_transcripts::StoreConfig>,
+    /// How long JetStream waits for a worker's ack before redelivering.
+    pub ack_wait: Duration,
 }
 
 impl Default for Options {
@@ -45,6 +49,8 @@ impl Default for Options {
             user_limit: None,
             members: 6,
             defer_after: Duration::from_millis(1_500),
+            transcripts: None,
+            ack_wait: Duration::from_secs(30),
         }
     }
 }
@@ -65,7 +71,7 @@ impl Stack {
         Self::with(Options::default()).await
     }
 
-    pub async fn with(options: Options) -> Self {
+    pub async fn with(mut options: Options) -> Self {
         let sim = discord_sim::start(discord_sim::Config {
             guilds: 1,
             members: options.members,
@@ -97,10 +103,18 @@ impl Stack {
                 partitions: PartitionCount::new(2).expect("count"),
                 events_max_age: Duration::from_secs(600),
                 dead_letters_max_age: Duration::from_secs(600),
+                ack_wait: options.ack_wait,
                 ..Topology::default()
             },
         };
         let redis_prefix = format!("aegis-test:{ns}");
+        options.transcripts.get_or_insert_with(|| {
+            aegis_transcripts::StoreConfig::Directory(
+                std::env::temp_dir()
+                    .join("aegis-test-transcripts")
+                    .join(&ns),
+            )
+        });
         let gateway = GatewayProxy::start(
             aegis_gateway_proxy::Config {
                 token: sim.token().to_owned(),
@@ -185,6 +199,11 @@ impl Stack {
                 register_commands: true,
                 commands_guild: None,
                 user_limit: options.user_limit,
+                transcripts: options
+                    .transcripts
+                    .clone()
+                    .expect("a transcript store (set by Stack::with)"),
+                transcript_limits: aegis_transcripts::Limits::default(),
                 defer_after: options.defer_after,
                 ops_addr: ([127, 0, 0, 1], 0).into(),
                 storage: StorageConfig {
@@ -384,11 +403,18 @@ pub fn content(callback: &Value) -> String {
 
 /// The body of `GET path` on an ops listener.
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    http_request(addr, "GET", path).await
+}
+
+/// The whole response to a bodiless `method path` request.
+pub async fn http_request(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
-        .expect("ops listener accepts");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        .expect("listener accepts");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream
         .write_all(request.as_bytes())
         .await
