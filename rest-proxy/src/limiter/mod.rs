@@ -260,8 +260,8 @@ impl Limiter {
     }
 
     /// Records Discord's answer to a request reserved with `permit`: `outcome` goes to the
-    /// bucket `learned` from `X-RateLimit-Bucket` (`route_key` moves to `hash` once that bucket's
-    /// state is written) or else the permit's own, whose probe is given back last. A count learned
+    /// bucket `learned` from `X-RateLimit-Bucket` (`route_key` moves to `hash` first, then the
+    /// bucket's state is written) or else the permit's own, whose probe is given back last. A count learned
     /// for a bucket the request was not reserved on is lowered by the other requests in flight on
     /// the same top-level resource, since they may count against it too. Returns whether the
     /// route's bucket changed.
@@ -295,11 +295,14 @@ impl Limiter {
         if moved && let Outcome::Headers { remaining, .. } = &mut outcome {
             *remaining = remaining.saturating_sub(others);
         }
-        self.complete(token, &target, &outcome, permit).await;
+        // The route moves first, then the bucket learns its count: a request of the route that
+        // resolves in between finds the new bucket (unknown: it probes, and counts as in flight
+        // below) instead of still reserving on the old one, which nothing here would subtract.
         let changed = match learned {
             Some((route_key, hash)) => self.learn(token, route_key, hash).await,
             None => false,
         };
+        self.complete(token, &target, &outcome, permit).await;
         if moved {
             self.complete(token, &permit.bucket, &Outcome::Release, permit)
                 .await;
