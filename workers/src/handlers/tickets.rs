@@ -158,9 +158,8 @@ impl Handlers {
         channel: u64,
         window_secs: i64,
     ) -> Result<(), HandlerError> {
-        use twilight_model::channel::message::component::{
-            ActionRow, Button, ButtonStyle, Component,
-        };
+        use crate::commands::tickets::{button, row};
+        use twilight_model::channel::message::component::ButtonStyle;
         use twilight_model::guild::Permissions;
         use twilight_model::http::permission_overwrite::{
             PermissionOverwrite, PermissionOverwriteType,
@@ -179,19 +178,11 @@ impl Handlers {
             .await
             .map_err(|e| HandlerError::Transient(format!("close overwrite: {e}")))?;
         let until = SystemTime::now() + Duration::from_secs(window_secs.unsigned_abs());
-        let reopen = Component::ActionRow(ActionRow {
-            components: vec![Component::Button(Button {
-                custom_id: Some(format!("ticket:reopen:{}", ticket.id)),
-                disabled: false,
-                emoji: None,
-                id: None,
-                label: Some("Reopen".to_owned()),
-                sku_id: None,
-                style: ButtonStyle::Primary,
-                url: None,
-            })],
-            id: None,
-        });
+        let reopen = row(vec![button(
+            format!("ticket:reopen:{}", ticket.id),
+            "Reopen",
+            ButtonStyle::Primary,
+        )]);
         let text = format!(
             "This ticket is closed. It can be reopened until <t:{}:t>; then this channel is deleted.",
             unix_ms(until) / 1_000

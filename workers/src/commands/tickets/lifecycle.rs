@@ -10,7 +10,7 @@ use twilight_model::application::interaction::application_command::{
     CommandDataOption, CommandOptionValue,
 };
 use twilight_model::channel::message::AllowedMentions;
-use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
+use twilight_model::channel::message::component::ButtonStyle;
 use twilight_model::http::interaction::InteractionResponseData;
 use twilight_model::http::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType};
 use twilight_model::id::Id;
@@ -18,21 +18,10 @@ use twilight_model::id::Id;
 use super::super::Commands;
 use super::super::respond::Responder;
 use super::open::{MEMBER_ALLOW, schedule_inactivity};
-use super::{TicketEventKind, invoker, is_staff, schedule_event, ticket_here, ticket_of};
+use super::{
+    TicketEventKind, button, invoker, is_staff, row, schedule_event, ticket_here, ticket_of,
+};
 use crate::handlers::HandlerError;
-
-fn button(id: String, label: &str, style: ButtonStyle) -> Component {
-    Component::Button(Button {
-        custom_id: Some(id),
-        disabled: false,
-        emoji: None,
-        id: None,
-        label: Some(label.to_owned()),
-        sku_id: None,
-        style,
-        url: None,
-    })
-}
 
 /// `/ticket closerequest [reason]`: staff asks the opener to confirm the close.
 pub(super) async fn request_close(
@@ -81,21 +70,18 @@ pub(super) async fn request_close(
     )
     .await?;
     let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
-    let row = Component::ActionRow(ActionRow {
-        components: vec![
-            button(
-                format!("ticket:accept:{}", ticket.id),
-                "Close it",
-                ButtonStyle::Danger,
-            ),
-            button(
-                format!("ticket:keep:{}", ticket.id),
-                "Keep it open",
-                ButtonStyle::Secondary,
-            ),
-        ],
-        id: None,
-    });
+    let row = row(vec![
+        button(
+            format!("ticket:accept:{}", ticket.id),
+            "Close it",
+            ButtonStyle::Danger,
+        ),
+        button(
+            format!("ticket:keep:{}", ticket.id),
+            "Keep it open",
+            ButtonStyle::Secondary,
+        ),
+    ]);
     responder
         .answer(InteractionResponseData {
             content: Some(format!(

@@ -10,7 +10,7 @@ use twilight_model::application::interaction::Interaction;
 use twilight_model::application::interaction::application_command::{
     CommandDataOption, CommandOptionValue,
 };
-use twilight_model::channel::message::component::{ActionRow, Button, ButtonStyle, Component};
+use twilight_model::channel::message::component::ButtonStyle;
 use twilight_model::channel::message::{AllowedMentions, MessageFlags};
 use twilight_model::http::interaction::InteractionResponseData;
 use twilight_model::http::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType};
@@ -19,7 +19,9 @@ use twilight_model::id::Id;
 use super::super::Commands;
 use super::super::moderate::{MAX_REASON, discord_message};
 use super::super::respond::Responder;
-use super::{TicketEventKind, invoker, is_staff, schedule_event, ticket_here, ticket_of};
+use super::{
+    TicketEventKind, button, invoker, is_staff, row, schedule_event, ticket_here, ticket_of,
+};
 use crate::handlers::HandlerError;
 
 const NOT_A_TICKET: &str = "This is not an open ticket.";
@@ -140,19 +142,11 @@ pub(super) async fn ask_close(
         responder.reply(STAFF_ONLY, true).await;
         return Ok(());
     }
-    let confirm = Component::ActionRow(ActionRow {
-        components: vec![Component::Button(Button {
-            custom_id: Some(format!("ticket:confirm:{ticket_id}")),
-            disabled: false,
-            emoji: None,
-            id: None,
-            label: Some("Close the ticket".to_owned()),
-            sku_id: None,
-            style: ButtonStyle::Danger,
-            url: None,
-        })],
-        id: None,
-    });
+    let confirm = row(vec![button(
+        format!("ticket:confirm:{ticket_id}"),
+        "Close the ticket",
+        ButtonStyle::Danger,
+    )]);
     responder
         .answer(InteractionResponseData {
             content: Some("Close this ticket? Its transcript is saved first.".to_owned()),

@@ -29,6 +29,36 @@ use super::Commands;
 use super::respond::Responder;
 use crate::handlers::HandlerError;
 
+/// A button with a custom id.
+pub(crate) fn button(
+    custom_id: String,
+    label: &str,
+    style: twilight_model::channel::message::component::ButtonStyle,
+) -> twilight_model::channel::message::component::Component {
+    use twilight_model::channel::message::component::{Button, Component};
+    Component::Button(Button {
+        custom_id: Some(custom_id),
+        disabled: false,
+        emoji: None,
+        id: None,
+        label: Some(label.to_owned()),
+        sku_id: None,
+        style,
+        url: None,
+    })
+}
+
+/// A row of components.
+pub(crate) fn row(
+    components: Vec<twilight_model::channel::message::component::Component>,
+) -> twilight_model::channel::message::component::Component {
+    use twilight_model::channel::message::component::{ActionRow, Component};
+    Component::ActionRow(ActionRow {
+        components,
+        id: None,
+    })
+}
+
 /// Whether the invoker may manage this category's tickets: a staff role, Manage Server or
 /// Administrator.
 pub(crate) fn is_staff(interaction: &Interaction, category: &Category) -> bool {

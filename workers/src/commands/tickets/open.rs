@@ -14,7 +14,7 @@ use twilight_http::request::AuditLogReason;
 use twilight_model::application::interaction::Interaction;
 use twilight_model::channel::ChannelType;
 use twilight_model::channel::message::component::{
-    ActionRow, Button, ButtonStyle, Component, Label, TextInput, TextInputStyle,
+    ButtonStyle, Component, Label, TextInput, TextInputStyle,
 };
 use twilight_model::channel::message::embed::EmbedField;
 use twilight_model::channel::message::{AllowedMentions, Embed, MentionType};
@@ -28,7 +28,7 @@ use twilight_model::id::Id;
 use super::super::Commands;
 use super::super::moderate::discord_message;
 use super::super::respond::Responder;
-use super::{TicketEventKind, invoker, schedule_event};
+use super::{TicketEventKind, button, invoker, row, schedule_event};
 use crate::handlers::HandlerError;
 
 /// What the opener and staff may do in a ticket channel.
@@ -374,33 +374,18 @@ async fn welcome(
         url: None,
         video: None,
     };
-    let button = |id: String, label: &str, style| {
-        Component::Button(Button {
-            custom_id: Some(id),
-            disabled: false,
-            emoji: None,
-            id: None,
-            label: Some(label.to_owned()),
-            sku_id: None,
-            style,
-            url: None,
-        })
-    };
-    let row = Component::ActionRow(ActionRow {
-        components: vec![
-            button(
-                format!("ticket:close:{}", ticket.id),
-                "Close",
-                ButtonStyle::Danger,
-            ),
-            button(
-                format!("ticket:claim:{}", ticket.id),
-                "Claim",
-                ButtonStyle::Secondary,
-            ),
-        ],
-        id: None,
-    });
+    let buttons = row(vec![
+        button(
+            format!("ticket:close:{}", ticket.id),
+            "Close",
+            ButtonStyle::Danger,
+        ),
+        button(
+            format!("ticket:claim:{}", ticket.id),
+            "Claim",
+            ButtonStyle::Secondary,
+        ),
+    ]);
     let mentions: String = std::iter::once(format!("<@{}>", ticket.opener_id))
         .chain(category.staff_roles.iter().map(|r| format!("<@&{r}>")))
         .collect::<Vec<_>>()
@@ -416,7 +401,7 @@ async fn welcome(
         .create_message(Id::new(channel))
         .content(&mentions)
         .embeds(&[embed])
-        .components(&[row])
+        .components(&[buttons])
         .allowed_mentions(Some(&allowed))
         .await;
     if let Err(err) = sent {
