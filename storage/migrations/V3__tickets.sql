@@ -19,6 +19,8 @@ CREATE TABLE ticket_categories (
     log_channel_id    BIGINT,
     -- Close after this long without a message (a warning first); none: never.
     auto_close_secs   BIGINT CHECK (auto_close_secs > 0),
+    -- Tickets as private threads in the panel's channel instead of channels.
+    private_threads   BOOLEAN NOT NULL DEFAULT false,
     -- A closed ticket's channel stays this long, reopenable, before it is deleted (0: at once).
     reopen_secs       BIGINT NOT NULL DEFAULT 0 CHECK (reopen_secs >= 0),
     created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),

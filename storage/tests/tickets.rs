@@ -22,6 +22,7 @@ fn category(guild_id: u64, limit: i32) -> NewCategory {
         log_channel_id: None,
         auto_close_secs: None,
         reopen_secs: 0,
+        private_threads: false,
     }
 }
 

@@ -758,3 +758,68 @@ async fn a_missing_bucket_fails_the_close_visibly_until_it_exists() {
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_thread_category_opens_private_threads_with_the_opener_in_them() {
+    let stack = Stack::start().await;
+    let (guild, channel, _, opener, other) = stack.cast();
+    let staff = moderator(&stack);
+    let id = category(
+        &stack,
+        vec![json!({"name": "private_thread", "type": 5, "value": true})],
+    )
+    .await;
+    let opened = stack
+        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
+        .await;
+    assert!(
+        content(&opened).starts_with("Your ticket is open"),
+        "{opened}"
+    );
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    let thread = channel_of(&stack, ticket_id).await;
+    let created = stack.calls("POST", &format!("/channels/{channel}/threads"));
+    assert_eq!(created[0].body["type"], json!(12), "a private thread");
+    assert_eq!(created[0].body["invitable"], json!(false));
+    let members = |t: u64| {
+        stack.sim.world().guilds[&guild]
+            .threads
+            .get(&t)
+            .map(|c| c.thread_members.clone())
+            .unwrap_or_default()
+    };
+    assert!(members(thread).contains(&opener), "{:?}", members(thread));
+
+    let add = stack.run(
+        "ticket",
+        thread,
+        staff,
+        vec![json!({"name": "add", "type": 1, "options": [
+            {"name": "user", "type": 6, "value": other.to_string()}
+        ]})],
+    );
+    let added = stack.callback(add).await;
+    assert!(content(&added).contains("was added"), "{added}");
+    assert!(members(thread).contains(&other));
+
+    let close = stack.run(
+        "ticket",
+        thread,
+        opener,
+        vec![json!({"name": "close", "type": 1, "options": []})],
+    );
+    stack.callback(close).await;
+    wait_for("the thread deleted", || async {
+        stack
+            .count("SELECT count(*) FROM tickets WHERE status = 'closed' AND channel_id IS NULL")
+            .await
+            == 1
+    })
+    .await;
+    assert!(
+        !stack.sim.world().guilds[&guild]
+            .threads
+            .contains_key(&thread)
+    );
+    stack.stop().await;
+}

@@ -25,6 +25,9 @@ pub(super) fn route(ctx: &mut Ctx<'_>, seg: &[&str]) -> ApiResult {
             overwrite(ctx, channel_id, target)
         }
         (&Method::POST, ["threads"]) => create_thread(ctx, channel_id, None),
+        (&Method::PUT | &Method::DELETE, ["thread-members", user]) => {
+            thread_member(ctx, channel_id, user)
+        }
         (&Method::POST, ["messages", msg, "threads"]) => {
             let msg = id(msg).ok_or_else(ApiError::unknown_message)?;
             create_thread(ctx, channel_id, Some(msg))
@@ -175,6 +178,7 @@ pub(super) fn create_in_guild(ctx: &mut Ctx<'_>, guild_id: u64) -> ApiResult {
         recipient: None,
         owner_id: None,
         archived: false,
+        thread_members: Vec::new(),
     };
     let json = channel.to_json();
     guild.channels.insert(channel.id, channel.clone());
@@ -408,6 +412,7 @@ fn create_thread(ctx: &mut Ctx<'_>, channel_id: u64, from_message: Option<u64>) 
         recipient: None,
         owner_id: Some(world.bot.id),
         archived: false,
+        thread_members: vec![world.bot.id],
     };
     let mut json = thread.to_json();
     if let Some(g) = world.guilds.get_mut(&guild_id) {
@@ -419,4 +424,47 @@ fn create_thread(ctx: &mut Ctx<'_>, channel_id: u64, from_message: Option<u64>) 
     audit(ctx, &mut world, guild_id, 110, Some(thread.id), json!([]));
     json["member"] = json!({"id": thread.id.to_string(), "user_id": world.bot.id.to_string(), "join_timestamp": crate::snowflake::iso8601(crate::snowflake::now_ms()), "flags": 0});
     Ok(Reply::Json(StatusCode::CREATED, json))
+}
+
+/// Adds (`PUT`) or removes (`DELETE`) a thread member: 204. The bot must be in the thread or
+/// hold Manage Threads; a private thread's members are how it is seen.
+fn thread_member(ctx: &mut Ctx<'_>, channel_id: u64, user: &str) -> ApiResult {
+    let user_id = id(user).ok_or_else(ApiError::unknown_user)?;
+    let add = ctx.method == Method::PUT;
+    let shared = ctx.shared;
+    let mut world = shared.world_write();
+    let thread = visible(&world, channel_id)?;
+    if !matches!(
+        thread.kind,
+        channel_type::PUBLIC_THREAD | channel_type::PRIVATE_THREAD
+    ) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            50024,
+            "Cannot execute action on this channel type",
+        ));
+    }
+    let bot = world.bot.id;
+    if !thread.thread_members.contains(&bot) && bot_perms(&world, thread) & p::MANAGE_THREADS == 0 {
+        return Err(ApiError::missing_permissions());
+    }
+    let guild_id = thread.guild_id;
+    if add && !world.users.contains_key(&user_id) {
+        return Err(ApiError::unknown_user());
+    }
+    if let Some(thread) = world.channel_mut(channel_id) {
+        thread.thread_members.retain(|m| *m != user_id);
+        if add {
+            thread.thread_members.push(user_id);
+        }
+    }
+    let event = json!({
+        "id": channel_id.to_string(),
+        "guild_id": guild_id.map(|g| g.to_string()),
+        "member_count": world.channel(channel_id).map_or(0, |c| c.thread_members.len()),
+        "added_members": if add { json!([{"id": channel_id.to_string(), "user_id": user_id.to_string(), "join_timestamp": crate::snowflake::iso8601(crate::snowflake::now_ms()), "flags": 0}]) } else { json!([]) },
+        "removed_member_ids": if add { json!([]) } else { json!([user_id.to_string()]) },
+    });
+    ctx.events.push(("THREAD_MEMBERS_UPDATE", guild_id, event));
+    Ok(Reply::NoContent)
 }

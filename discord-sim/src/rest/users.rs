@@ -129,6 +129,7 @@ fn dm(ctx: &mut Ctx<'_>) -> ApiResult {
         recipient: Some(user),
         owner_id: None,
         archived: false,
+        thread_members: Vec::new(),
     };
     let json = channel.to_json();
     world.dm_channels.insert(channel.id, channel);

@@ -157,6 +157,9 @@ pub struct Channel {
     pub owner_id: Option<u64>,
     /// Whether a thread is archived.
     pub archived: bool,
+    /// A thread's members (user ids); empty for other channels.
+    #[serde(default)]
+    pub thread_members: Vec<u64>,
 }
 
 impl Channel {

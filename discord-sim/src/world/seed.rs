@@ -155,6 +155,7 @@ pub(crate) fn generate(seed: u64, guilds: u32, members: u32) -> World {
                         recipient: None,
                         owner_id: None,
                         archived: false,
+                        thread_members: Vec::new(),
                     },
                 );
             };

@@ -42,6 +42,8 @@ pub struct Category {
     pub auto_close_secs: Option<i64>,
     /// How long a closed ticket can be reopened before its channel is deleted (0: at once).
     pub reopen_secs: i64,
+    /// Tickets are private threads in the panel's channel.
+    pub private_threads: bool,
 }
 
 /// A category to create.
@@ -67,9 +69,11 @@ pub struct NewCategory {
     pub auto_close_secs: Option<i64>,
     /// Reopen window.
     pub reopen_secs: i64,
+    /// Private threads instead of channels.
+    pub private_threads: bool,
 }
 
-const COLUMNS: &str = "id, guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs, reopen_secs";
+const COLUMNS: &str = "id, guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs, reopen_secs, private_threads";
 
 fn category_from_row(row: &Row) -> Result<Category, StorageError> {
     let staff: Vec<i64> = row.try_get("staff_roles")?;
@@ -91,6 +95,7 @@ fn category_from_row(row: &Row) -> Result<Category, StorageError> {
             .map(unsigned),
         auto_close_secs: row.try_get("auto_close_secs")?,
         reopen_secs: row.try_get("reopen_secs")?,
+        private_threads: row.try_get("private_threads")?,
     })
 }
 
@@ -119,13 +124,13 @@ impl Categories {
         let row = conn
             .query_one(
                 &format!(
-                    "INSERT INTO ticket_categories (guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs, reopen_secs)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                    "INSERT INTO ticket_categories (guild_id, name, staff_roles, parent_channel_id, name_pattern, questions, open_limit, log_channel_id, auto_close_secs, reopen_secs, private_threads)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                      ON CONFLICT (guild_id, name) DO UPDATE SET staff_roles = EXCLUDED.staff_roles,
                        parent_channel_id = EXCLUDED.parent_channel_id, name_pattern = EXCLUDED.name_pattern,
                        questions = EXCLUDED.questions, open_limit = EXCLUDED.open_limit,
                        log_channel_id = EXCLUDED.log_channel_id, auto_close_secs = EXCLUDED.auto_close_secs,
-                       reopen_secs = EXCLUDED.reopen_secs
+                       reopen_secs = EXCLUDED.reopen_secs, private_threads = EXCLUDED.private_threads
                      RETURNING {COLUMNS}"
                 ),
                 &[
@@ -139,6 +144,7 @@ impl Categories {
                     &new.log_channel_id.map(id).transpose()?,
                     &new.auto_close_secs,
                     &new.reopen_secs,
+                    &new.private_threads,
                 ],
             )
             .await?;

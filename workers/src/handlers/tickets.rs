@@ -102,7 +102,11 @@ impl Handlers {
                 stored
             }
         };
-        let window = category.as_ref().map_or(0, |c| c.reopen_secs);
+        // A thread is deleted at once: its read-only state would need locking, not overwrites.
+        let window = category
+            .as_ref()
+            .filter(|c| !c.private_threads)
+            .map_or(0, |c| c.reopen_secs);
         let mut channel_gone = false;
         if let Some(channel) = ticket.channel_id {
             if window > 0 {

@@ -99,6 +99,13 @@ pub(super) fn definition() -> Command {
                         false,
                         16,
                     ),
+                    option(
+                        "private_thread",
+                        "Open tickets as private threads in the panel's channel",
+                        CommandOptionType::Boolean,
+                        false,
+                        None,
+                    ),
                     text(
                         "reopen_window",
                         "How long a closed ticket can be reopened, like 10m (default: off)",

@@ -275,27 +275,39 @@ pub(super) async fn membership(
     };
     let who = invoker(interaction);
     let reason = format!("Ticket #{} by {who}", ticket.number);
-    let sent = if add {
-        let overwrite = PermissionOverwrite {
-            allow: Some(super::open::MEMBER_ALLOW),
-            deny: None,
-            id: Id::new(user),
-            kind: PermissionOverwriteType::Member,
-        };
-        commands
+    let (room, member) = (Id::new(channel), Id::new(user));
+    let sent = match (add, category.private_threads) {
+        (true, true) => commands
             .http
-            .update_channel_permission(Id::new(channel), &overwrite)
+            .add_thread_member(room, member)
+            .await
+            .map(drop),
+        (false, true) => commands
+            .http
+            .remove_thread_member(room, member)
+            .await
+            .map(drop),
+        (true, false) => {
+            let overwrite = PermissionOverwrite {
+                allow: Some(super::open::MEMBER_ALLOW),
+                deny: None,
+                id: member.cast(),
+                kind: PermissionOverwriteType::Member,
+            };
+            commands
+                .http
+                .update_channel_permission(room, &overwrite)
+                .reason(&reason)
+                .await
+                .map(drop)
+        }
+        (false, false) => commands
+            .http
+            .delete_channel_permission(room)
+            .member(member)
             .reason(&reason)
             .await
-            .map(drop)
-    } else {
-        commands
-            .http
-            .delete_channel_permission(Id::new(channel))
-            .member(Id::new(user))
-            .reason(&reason)
-            .await
-            .map(drop)
+            .map(drop),
     };
     if let Err(err) = sent {
         let text = format!("Discord refused: {}", discord_message(&err));

@@ -271,29 +271,39 @@ async fn open(
         commands.bot_user_id,
     );
     let reason = format!("Ticket #{} opened by {opener}", ticket.number);
-    let mut create = commands
-        .http
-        .create_guild_channel(Id::new(category.guild_id), &name)
-        .kind(ChannelType::GuildText)
-        .permission_overwrites(overwrites.as_slice());
-    if let Some(parent) = category.parent_channel_id {
-        create = create.parent_id(Id::new(parent));
-    }
-    let channel = match create.reason(&reason).await {
-        Ok(response) => response
-            .model()
-            .await
-            .map_err(|e| HandlerError::Transient(format!("channel body: {e}")))?,
-        Err(err) => {
+    let created = if category.private_threads {
+        let parent = interaction.channel.as_ref().map(|c| c.id);
+        open_thread(commands, parent, &name, opener).await
+    } else {
+        let mut create = commands
+            .http
+            .create_guild_channel(Id::new(category.guild_id), &name)
+            .kind(ChannelType::GuildText)
+            .permission_overwrites(overwrites.as_slice());
+        if let Some(parent) = category.parent_channel_id {
+            create = create.parent_id(Id::new(parent));
+        }
+        match create.reason(&reason).await {
+            Ok(response) => response
+                .model()
+                .await
+                .map(|c| c.id)
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(discord_message(&err)),
+        }
+    };
+    let channel = match created {
+        Ok(channel) => channel,
+        Err(why) => {
             drop(tx);
-            let text = format!("I could not open the ticket: {}", discord_message(&err));
+            let text = format!("I could not open the ticket: {why}");
             responder.reply(&text, true).await;
             return Ok(());
         }
     };
-    Tickets::set_channel_in(&tx, ticket.id, channel.id.get()).await?;
+    Tickets::set_channel_in(&tx, ticket.id, channel.get()).await?;
     let ticket = Ticket {
-        channel_id: Some(channel.id.get()),
+        channel_id: Some(channel.get()),
         ..ticket
     };
     if let Some(secs) = category.auto_close_secs {
@@ -312,9 +322,39 @@ async fn open(
     .await?;
     tx.commit().await.map_err(transient)?;
     welcome(commands, &ticket, category, &answers).await;
-    let text = format!("Your ticket is open: <#{}>", channel.id);
+    let text = format!("Your ticket is open: <#{channel}>");
     responder.reply(&text, true).await;
     Ok(())
+}
+
+/// A private thread in the panel's channel with the opener in it (staff join through the welcome
+/// message's role mentions, as Discord adds mentioned members to private threads).
+async fn open_thread(
+    commands: &Commands,
+    parent: Option<Id<twilight_model::id::marker::ChannelMarker>>,
+    name: &str,
+    opener: u64,
+) -> Result<Id<twilight_model::id::marker::ChannelMarker>, String> {
+    let parent = parent.ok_or_else(|| "no channel to open a thread in".to_owned())?;
+    let thread = commands
+        .http
+        .create_thread(parent, name, ChannelType::PrivateThread)
+        .invitable(false)
+        .await
+        .map_err(|e| discord_message(&e))?
+        .model()
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Err(err) = commands
+        .http
+        .add_thread_member(thread.id, Id::new(opener))
+        .await
+    {
+        // Without its opener the thread is no ticket: take it away again.
+        let _ = commands.http.delete_channel(thread.id).await;
+        return Err(discord_message(&err));
+    }
+    Ok(thread.id)
 }
 
 /// The timer that checks a ticket for inactivity (see the `ticket_inactive` job).

@@ -95,6 +95,7 @@ pub(super) async fn category(
         log_channel_id: None,
         auto_close_secs: None,
         reopen_secs: 0,
+        private_threads: false,
     };
     let mut problem = None;
     for option in options {
@@ -133,6 +134,7 @@ pub(super) async fn category(
                     _ => problem = Some(format!("{text:?} is not a duration up to 7d, or off.")),
                 }
             }
+            ("private_thread", CommandOptionValue::Boolean(on)) => new.private_threads = *on,
             ("name_pattern", CommandOptionValue::String(text)) => {
                 new.name_pattern = text.trim().to_owned()
             }
