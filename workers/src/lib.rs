@@ -107,6 +107,7 @@ impl Worker {
                 Some(redis.clone()),
                 &storage.redis_prefix,
             ),
+            guilds: commands::Guilds::new(Some(redis.clone()), &storage.redis_prefix),
             bot_user_id: config.bot_user_id,
             limiter: config.user_limit.map(|limit| commands::Limiter {
                 redis: redis.clone(),

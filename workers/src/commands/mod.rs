@@ -9,6 +9,7 @@ mod cases;
 mod channel;
 mod checks;
 mod config;
+mod guilds;
 mod limits;
 pub(crate) mod moderate;
 pub(crate) mod modlog;
@@ -24,6 +25,7 @@ use aegis_storage::{Pool, record_command_usage};
 use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
 
 pub(crate) use checks::{Actor, GuildFacts, Refusal, bot_may_act, may_act};
+pub(crate) use guilds::Guilds;
 pub(crate) use limits::Limiter;
 pub use limits::UserLimit;
 pub(crate) use registry::register;
@@ -37,6 +39,8 @@ pub(crate) struct Commands {
     pub(crate) http: Arc<twilight_http::Client>,
     pub(crate) pool: Pool,
     pub(crate) settings: aegis_storage::Settings,
+    /// Guild names, owners and role positions, cached in Redis.
+    pub(crate) guilds: Guilds,
     pub(crate) bot_user_id: u64,
     /// Per-user command limits; none when off.
     pub(crate) limiter: Option<Limiter>,

@@ -42,6 +42,14 @@ impl Handlers {
     pub(crate) async fn guild_event(&self, event: &GatewayEvent) -> Result<(), HandlerError> {
         match event.event.as_str() {
             "GUILD_AUDIT_LOG_ENTRY_CREATE" => native::audit_log_entry(self, event).await,
+            // The owner or the role hierarchy may have changed: member actions read them again.
+            "GUILD_UPDATE" | "GUILD_DELETE" | "GUILD_ROLE_CREATE" | "GUILD_ROLE_UPDATE"
+            | "GUILD_ROLE_DELETE" => {
+                if let Some(guild_id) = event.guild_id {
+                    self.commands.guilds.forget(guild_id).await;
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

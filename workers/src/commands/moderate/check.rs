@@ -1,7 +1,6 @@
 //! Everything that can refuse a member action, before any effect: options, the invoker's and the
 //! bot's permissions, the role hierarchy.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aegis_service::parse_duration;
@@ -13,7 +12,7 @@ use twilight_model::application::interaction::application_command::{
 use twilight_model::guild::Permissions;
 use twilight_model::id::Id;
 
-use super::super::{Actor, Commands, GuildFacts, Refusal, bot_may_act, may_act};
+use super::super::{Actor, Commands, Refusal, bot_may_act, may_act};
 use super::{Action, MAX_REASON, MuteBy};
 use crate::handlers::HandlerError;
 
@@ -145,22 +144,8 @@ pub(crate) async fn check(
             .unwrap_or_default(),
         member: resolved.is_some(),
     };
-    let guild = commands
-        .http
-        .guild(guild_id)
-        .await
-        .map_err(|e| HandlerError::Transient(format!("GET guild: {e}")))?
-        .model()
-        .await
-        .map_err(|e| HandlerError::Transient(format!("guild body: {e}")))?;
-    let facts = GuildFacts {
-        owner_id: guild.owner_id.get(),
-        positions: guild
-            .roles
-            .iter()
-            .map(|r| (r.id.get(), r.position))
-            .collect::<HashMap<_, _>>(),
-    };
+    let guild = commands.guilds.get(&commands.http, guild_id.get()).await?;
+    let facts = guild.facts();
     let invoker = Actor {
         id: invoker_id,
         roles: member.roles.iter().map(|r| r.get()).collect(),
