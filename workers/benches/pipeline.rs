@@ -100,17 +100,38 @@ impl Cpu {
         }
     }
 
-    /// "cores used" per process since `start`, e.g. `this process 1.21, nats 0.40, ...`.
-    fn report(&self) -> String {
-        let wall = self.at.elapsed().as_secs_f64().max(1e-9);
+    /// CPU seconds per process since `start`.
+    fn used(&self) -> Vec<(&'static str, f64)> {
         SERVERS
             .iter()
             .zip(&self.samples)
-            .map(|((label, names), (_, before))| {
-                format!("{label} {:.2}", (cpu_seconds(names) - before) / wall)
-            })
+            .map(|((label, names), (_, before))| (*label, cpu_seconds(names) - before))
+            .collect()
+    }
+
+    /// Cores used per process since `start`, and their sum:
+    /// `this process 1.21, nats 0.40, postgres 0.10, redis 0.01 = 1.72 cores`.
+    fn cores(&self) -> String {
+        let wall = self.at.elapsed().as_secs_f64().max(1e-9);
+        let used = self.used();
+        let total: f64 = used.iter().map(|(_, cpu)| cpu).sum();
+        let each = used
+            .iter()
+            .map(|(label, cpu)| format!("{label} {:.2}", cpu / wall))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        format!("{each} = {:.2} cores", total / wall)
+    }
+
+    /// CPU time of all of them since `start` per item of `done`, in microseconds.
+    fn per(&self, done: u64) -> f64 {
+        let total: f64 = self.used().iter().map(|(_, cpu)| cpu).sum();
+        total * 1e6 / done.max(1) as f64
+    }
+
+    /// [`cores`](Self::cores) and [`per`](Self::per) item.
+    fn report(&self, done: u64, item: &str) -> String {
+        format!("{}, {:.0} us CPU per {item}", self.cores(), self.per(done))
     }
 }
 
@@ -230,7 +251,13 @@ struct Round {
     cpu: String,
 }
 
-async fn interaction_round(stack: &Stack, warns: &[Warn], rate: u64, seconds: u64) -> Round {
+async fn interaction_round(
+    stack: &Stack,
+    js: &jetstream::Context,
+    warns: &[Warn],
+    rate: u64,
+    seconds: u64,
+) -> Round {
     let total = usize::try_from(rate * seconds).unwrap_or(usize::MAX);
     let reason = format!("bench {rate}/s {}", fastrand::u32(..));
     let prepared: Vec<(u64, u64, Value)> = warns
@@ -251,7 +278,7 @@ async fn interaction_round(stack: &Stack, warns: &[Warn], rate: u64, seconds: u6
         ids.push(id);
     }
     let injecting = start.elapsed();
-    let cpu = cpu.report();
+    let cores = cpu.cores();
     // Discord gives 3 s; wait a little longer for the last ones.
     let last = Instant::now();
     let mut waiting: Vec<u64> = ids.clone();
@@ -265,10 +292,18 @@ async fn interaction_round(stack: &Stack, warns: &[Warn], rate: u64, seconds: u6
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The CPU per interaction counts the backlog's work too, once it is done.
+    let settled = Instant::now();
+    while interactions_pending(js, stack).await > 0 && settled.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut round = Round {
         injected: ids.len(),
         inject_rate: ids.len() as f64 / injecting.as_secs_f64(),
-        cpu,
+        cpu: format!(
+            "{cores} while injecting; {:.0} us CPU per interaction",
+            cpu.per(ids.len() as u64)
+        ),
         ..Round::default()
     };
     for id in &ids {
@@ -330,10 +365,11 @@ async fn interactions(seconds: u64, rates: &[u64], global_limit: Option<u32>) {
         options.pool_size,
         global_limit.unwrap_or(50)
     );
-    // Warm-up: connections, prepared statements, settings cache, rest-proxy's learned buckets.
-    let _ = interaction_round(&stack, &warns, 20, 2).await;
+    // Warm-up (one command per guild): connections, the settings and guild caches, rest-proxy's
+    // learned buckets.
+    let _ = interaction_round(&stack, &js, &warns, 25, 2).await;
     for &rate in rates {
-        let round = interaction_round(&stack, &warns, rate, seconds).await;
+        let round = interaction_round(&stack, &js, &warns, rate, seconds).await;
         println!(
             "  {rate:>5}/s x {seconds} s ({:.0}/s injected, {} interactions): {} | answered {}, deferred {}, no callback {}, refused {}, cases {} | cores: {}",
             round.inject_rate,
@@ -349,25 +385,24 @@ async fn interactions(seconds: u64, rates: &[u64], global_limit: Option<u32>) {
         if let Some(refusal) = round.first_refusal {
             println!("         first refusal: {refusal}");
         }
-        // A backlog (if any) clears before the next rate.
-        let settled = Instant::now();
-        while interactions_pending(&js, &stack).await > 0
-            && settled.elapsed() < Duration::from_secs(60)
-        {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let rest = stack.rest.ops_addr();
     let metrics = http_get(rest, "/metrics").await.unwrap_or_default();
-    let queued: Vec<&str> = metrics
+    // What rest-proxy did: requests by route and status, and how long they waited for limits.
+    let lines: Vec<&str> = metrics
         .lines()
         .filter(|l| {
-            l.starts_with("aegis_rest_queue_seconds_count")
+            (l.starts_with("aegis_rest_requests_total") && !l.ends_with(" 0"))
                 || l.starts_with("aegis_rest_queue_seconds_sum")
+                || l.starts_with("aegis_rest_queue_seconds_count")
+                || (l.starts_with("aegis_rest_refused_total") && !l.ends_with(" 0"))
         })
         .collect();
-    println!("  rest-proxy: {}", queued.join("; "));
+    println!("  rest-proxy over the whole run:");
+    for line in lines {
+        println!("    {line}");
+    }
     stack.stop().await;
 }
 
@@ -488,7 +523,7 @@ async fn publish(js: &jetstream::Context, stack: &Stack, total: u64) -> (u64, f6
         "  gateway -> JetStream: {expected} events in {:.2} s = {rate:.0} events/s (simulator generated them in {:.2} s) | cores: {}",
         start.elapsed().as_secs_f64(),
         report.elapsed_ms as f64 / 1e3,
-        cpu.report()
+        cpu.report(expected, "event")
     );
     (expected, rate)
 }
@@ -524,7 +559,7 @@ async fn drain(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = start.elapsed();
-    let cpu = cpu.report();
+    let cpu = cpu.report(pending, "event");
     let (left, redelivered) = backlog(js, stack).await;
     let rate = pending as f64 / elapsed.as_secs_f64();
     let steady = first_at.map_or(0.0, |first| {
@@ -607,7 +642,7 @@ async fn events(total: u64) {
         "  simulator -> gateway -> JetStream -> 2 workers, all at once: {expected} events in {:.2} s = {:.0} events/s | cores: {}",
         start.elapsed().as_secs_f64(),
         expected as f64 / start.elapsed().as_secs_f64(),
-        cpu.report()
+        cpu.report(expected, "event")
     );
     for worker in last {
         worker.stop().await;
