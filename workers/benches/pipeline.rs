@@ -4,8 +4,9 @@
 //!
 //! Prints:
 //! 1. **Interaction round trip**: `/warn` injected by the simulator at a steady rate (50, 200 and
-//!    1,000/s by default) -> gateway-proxy -> JetStream -> worker (settings, `GET /guilds/{id}`
-//!    through rest-proxy, the case in PostgreSQL) -> callback through rest-proxy -> simulator.
+//!    1,000/s by default) -> gateway-proxy -> JetStream -> worker (settings and guild facts from
+//!    Redis, `GET /guilds/{id}` through rest-proxy once per guild, the case in PostgreSQL) ->
+//!    callback through rest-proxy -> simulator.
 //!    Latency is the simulator's own figure (injection to callback received, whole
 //!    milliseconds), p50/p99/max, with the interactions that got no callback or were deferred.
 //! 2. **Guild-event throughput** through the partitioned, in-order consumers: the simulator's
