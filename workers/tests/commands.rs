@@ -115,6 +115,88 @@ async fn refusals_are_ephemeral_say_why_and_record_nothing() {
 }
 
 #[tokio::test]
+async fn the_guild_is_read_once_and_read_again_after_a_role_change() {
+    let stack = Stack::start().await;
+    let (guild, channel, _owner, plain, other) = stack.cast();
+    let world = stack.sim.world();
+    let seeded = &world.guilds[&guild];
+    let moderator_role = seeded
+        .roles
+        .values()
+        .find(|r| r.name == "Moderator")
+        .expect("a Moderator role")
+        .clone();
+    let moderator = seeded
+        .members
+        .values()
+        .find(|m| m.roles == vec![moderator_role.id])
+        .expect("a moderator")
+        .user_id;
+    let guild_reads = || {
+        stack
+            .sim
+            .rest_calls()
+            .iter()
+            .filter(|c| c.method == "GET" && c.path.ends_with(&format!("/guilds/{guild}")))
+            .count()
+    };
+    let answer = |callback: Value| {
+        callback["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    for target in [plain, other] {
+        let id = stack.warn(channel, moderator, target, "cached");
+        let content = answer(stack.callback(id).await);
+        assert!(content.starts_with("**Case #"), "{content}");
+    }
+    assert_eq!(guild_reads(), 1, "the second command uses the cached guild");
+
+    // The Moderator role drops to the bottom: a moderator no longer outranks anyone.
+    let mut lowered = moderator_role.clone();
+    lowered.position = 0;
+    stack.sim.with_world(|w| {
+        if let Some(g) = w.guilds.get_mut(&guild) {
+            g.roles.insert(lowered.id, lowered.clone());
+        }
+    });
+    stack.sim.dispatch(
+        "GUILD_ROLE_UPDATE",
+        Some(guild),
+        &json!({"guild_id": guild.to_string(), "role": lowered.to_json()}),
+    );
+    let redis = redis::Client::open("redis://127.0.0.1:6379").expect("Redis URL");
+    let redis = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let key = format!("{}:guild:{guild}:facts", stack.redis_prefix);
+    wait_for("the cached guild to be dropped", || {
+        let mut redis = redis.clone();
+        let key = key.clone();
+        async move {
+            let exists: i64 = redis::cmd("EXISTS")
+                .arg(&key)
+                .query_async(&mut redis)
+                .await
+                .expect("EXISTS");
+            exists == 0
+        }
+    })
+    .await;
+    let id = stack.warn(channel, moderator, plain, "after the change");
+    let content = answer(stack.callback(id).await);
+    assert!(
+        content.contains("at or above your highest role"),
+        "{content}"
+    );
+    assert_eq!(guild_reads(), 2);
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn kick_removes_the_member_with_the_audit_reason_and_records_a_case() {
     let stack = Stack::start().await;
     let (guild, channel, owner, target, _) = stack.cast();

@@ -23,6 +23,7 @@ pub struct Stack {
     pub db: TestDatabase,
     pub nats: NatsConfig,
     pub redis_prefix: String,
+    pub options: Options,
 }
 
 /// What differs between stacks.
@@ -40,6 +41,17 @@ pub struct Options {
     pub transcripts: Option<aegis_transcripts::StoreConfig>,
     /// How long JetStream waits for a worker's ack before redelivering.
     pub ack_wait: Duration,
+    /// Guilds in the simulator.
+    pub guilds: u32,
+    /// Guild-event partitions.
+    pub partitions: u16,
+    /// Interactions and jobs each worker handles at once.
+    pub concurrency: usize,
+    /// PostgreSQL connections per worker.
+    pub pool_size: u32,
+    /// Discord's global request limit per second, in the simulator and in rest-proxy (None:
+    /// their default, 50 as on Discord).
+    pub global_limit: Option<u32>,
 }
 
 impl Default for Options {
@@ -51,6 +63,11 @@ impl Default for Options {
             defer_after: Duration::from_millis(1_500),
             transcripts: None,
             ack_wait: Duration::from_secs(30),
+            guilds: 1,
+            partitions: 2,
+            concurrency: 8,
+            pool_size: 4,
+            global_limit: None,
         }
     }
 }
@@ -72,26 +89,34 @@ impl Stack {
     }
 
     pub async fn with(mut options: Options) -> Self {
-        let sim = discord_sim::start(discord_sim::Config {
-            guilds: 1,
+        let mut sim_config = discord_sim::Config {
+            guilds: options.guilds,
             members: options.members,
             ..discord_sim::Config::default()
-        })
-        .await
-        .expect("simulator");
+        };
+        let mut rest_env = Vec::new();
+        if let Some(limit) = options.global_limit {
+            sim_config.ratelimits.global_per_second = limit;
+            rest_env.push(("AEGIS_REST_GLOBAL_LIMIT", limit.to_string()));
+        }
+        let sim = discord_sim::start(sim_config).await.expect("simulator");
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock")
             .as_nanos();
         let ns = format!("tcmd{}{}", std::process::id(), nanos % 1_000_000_000);
         let rest = aegis_rest_proxy::start(
-            aegis_rest_proxy::Config::from_env(&Env::from_pairs([
-                ("DISCORD_TOKEN", sim.token().to_owned()),
-                ("AEGIS_REST_DISCORD_URL", sim.http_url()),
-                ("AEGIS_REST_ADDR", "127.0.0.1:0".to_owned()),
-                ("AEGIS_REST_OPS_ADDR", "127.0.0.1:0".to_owned()),
-                ("AEGIS_REST_SINGLE_INSTANCE", "true".to_owned()),
-            ]))
+            aegis_rest_proxy::Config::from_env(&Env::from_pairs(
+                [
+                    ("DISCORD_TOKEN", sim.token().to_owned()),
+                    ("AEGIS_REST_DISCORD_URL", sim.http_url()),
+                    ("AEGIS_REST_ADDR", "127.0.0.1:0".to_owned()),
+                    ("AEGIS_REST_OPS_ADDR", "127.0.0.1:0".to_owned()),
+                    ("AEGIS_REST_SINGLE_INSTANCE", "true".to_owned()),
+                ]
+                .into_iter()
+                .chain(rest_env),
+            ))
             .expect("rest-proxy config"),
         )
         .await
@@ -100,7 +125,7 @@ impl Stack {
             url: "nats://127.0.0.1:4222".into(),
             topology: Topology {
                 namespace: Namespace::new(&ns).expect("namespace"),
-                partitions: PartitionCount::new(2).expect("count"),
+                partitions: PartitionCount::new(options.partitions.into()).expect("count"),
                 events_max_age: Duration::from_secs(600),
                 dead_letters_max_age: Duration::from_secs(600),
                 ack_wait: options.ack_wait,
@@ -142,10 +167,9 @@ impl Stack {
         })
         .await;
         let db = TestDatabase::create().await.expect("test database");
-        let options_prefix = redis_prefix.clone();
         let mut workers = Vec::new();
         for _ in 0..options.workers {
-            let worker = Self::worker(&sim, &rest, &db, &nats, &options_prefix, &options);
+            let worker = Self::worker(&sim, &rest, &db, &nats, &redis_prefix, &options);
             workers.push(worker.await);
         }
         let scheduler = aegis_scheduler::Scheduler::start(
@@ -177,10 +201,24 @@ impl Stack {
             db,
             nats,
             redis_prefix,
+            options,
         }
     }
 
-    /// Starts one more worker on this stack's services.
+    /// Starts one more worker on this stack's services, with its options (not in `workers`).
+    pub async fn add_worker(&self) -> Worker {
+        Self::worker(
+            &self.sim,
+            &self.rest,
+            &self.db,
+            &self.nats,
+            &self.redis_prefix,
+            &self.options,
+        )
+        .await
+    }
+
+    /// Starts a worker on these services.
     pub async fn worker(
         sim: &discord_sim::SimHandle,
         rest: &aegis_rest_proxy::Handle,
@@ -192,7 +230,7 @@ impl Stack {
         Worker::start(
             Config {
                 bot_user_id: sim.world().bot.id,
-                concurrency: 8,
+                concurrency: options.concurrency,
                 max_deliveries: 3,
                 lease_ttl: Duration::from_secs(2),
                 rest_proxy: rest.addr().to_string(),
@@ -208,7 +246,7 @@ impl Stack {
                 ops_addr: ([127, 0, 0, 1], 0).into(),
                 storage: StorageConfig {
                     database_url: db.url.clone(),
-                    pool_size: 4,
+                    pool_size: options.pool_size,
                     redis_url: "redis://127.0.0.1:6379".into(),
                     redis_prefix: redis_prefix.to_owned(),
                 },
