@@ -36,6 +36,9 @@ pub struct Config {
     pub transcripts: aegis_transcripts::StoreConfig,
     /// Bounds of a transcript build (attachment cap, ...).
     pub transcript_limits: aegis_transcripts::Limits,
+    /// Where people open transcripts: the link in the log channel and the opener's DM is
+    /// `{this}/{object key}` (the dashboard, or a bucket served over HTTPS); none: the key alone.
+    pub transcripts_url: Option<String>,
     /// PostgreSQL and Redis.
     pub storage: StorageConfig,
     /// NATS and JetStream.
@@ -105,6 +108,14 @@ impl Config {
             )?,
             transcripts: aegis_transcripts::StoreConfig::from_env(env)?,
             transcript_limits: aegis_transcripts::Limits::from_env(env)?,
+            transcripts_url: env.parse_with("AEGIS_TRANSCRIPTS_URL", None, |v| {
+                let v = v.trim().trim_end_matches('/');
+                if v.starts_with("https://") || v.starts_with("http://") {
+                    Ok(Some(v.to_owned()))
+                } else {
+                    Err("an http(s) URL like https://aegis.example/transcripts".to_owned())
+                }
+            })?,
             storage: StorageConfig::from_env(env)?,
             nats: NatsConfig::from_env(env)?,
         })

@@ -114,6 +114,7 @@ impl Worker {
             transcripts: Arc::new(transcripts::Transcripts::new(
                 config.transcripts.clone(),
                 config.transcript_limits.clone(),
+                config.transcripts_url.clone(),
             )),
             tickets: aegis_storage::Tickets::new(database.pool().clone()),
             categories: aegis_storage::Categories::new(database.pool().clone()),

@@ -10,16 +10,27 @@ use tokio::sync::OnceCell;
 pub(crate) struct Transcripts {
     config: StoreConfig,
     pub(crate) limits: Limits,
+    /// The base of transcript links (none: show the key).
+    url: Option<String>,
     store: OnceCell<ObjectStore>,
 }
 
 impl Transcripts {
     /// A store opened from `config` when first needed.
-    pub(crate) fn new(config: StoreConfig, limits: Limits) -> Self {
+    pub(crate) fn new(config: StoreConfig, limits: Limits, url: Option<String>) -> Self {
         Self {
             config,
             limits,
+            url,
             store: OnceCell::new(),
+        }
+    }
+
+    /// How a stored object is shown to people: its link, or its key in code.
+    pub(crate) fn link(&self, key: &str) -> String {
+        match &self.url {
+            Some(base) => format!("{base}/{key}"),
+            None => format!("`{key}`"),
         }
     }
 

@@ -112,6 +112,7 @@ impl Pipeline {
                 std::env::temp_dir().join("aegis-test-transcripts-unused"),
             ),
             transcript_limits: aegis_transcripts::Limits::default(),
+            transcripts_url: None,
             defer_after: Duration::from_millis(1_500),
             ops_addr: ([127, 0, 0, 1], 0).into(),
             storage: StorageConfig {

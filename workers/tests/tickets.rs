@@ -283,7 +283,7 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
     })
     .await;
 
-    let said: Vec<u64> = ["hello", "<script>alert(1)</script>", "thanks"]
+    let mut said: Vec<u64> = ["hello", "<script>alert(1)</script>"]
         .iter()
         .map(|text| {
             stack
@@ -292,6 +292,17 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
                 .expect("seeded")
         })
         .collect();
+    let screenshot = discord_sim::SeedAttachment {
+        filename: "proof.png".into(),
+        content_type: Some("image/png".into()),
+        data: vec![7_u8; 4_096].into(),
+    };
+    said.push(
+        stack
+            .sim
+            .seed_message_with_attachment(room, opener, "see attached", Duration::ZERO, screenshot)
+            .expect("seeded"),
+    );
     let claimed = stack
         .callback(click(&stack, staff, &format!("ticket:claim:{ticket_id}")))
         .await;
@@ -349,9 +360,12 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
         &format!("/channels/{}/messages", stack.channel("mod-log")),
     );
     assert!(
-        log.iter().any(|c| c.body["content"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("Ticket #1 (opened by"))),
+        log.iter()
+            .any(|c| c.body["content"].as_str().is_some_and(|t| t
+                .starts_with("Ticket #1 (opened by")
+                && t.contains(&format!(
+                    "Transcript: https://aegis.test/t/transcripts/{guild}/1/transcript.html.gz"
+                )))),
         "{log:?}"
     );
     let transcript = transcript_of(&stack, ticket_id).await;
@@ -362,6 +376,19 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
         .filter(|id| said.contains(id))
         .collect();
     assert_eq!(ids, said, "every message, in order");
+    let attached = transcript
+        .messages
+        .iter()
+        .flat_map(|m| &m.attachments)
+        .find(|a| a.filename == "proof.png")
+        .expect("the attachment");
+    let key = attached.stored_key.clone().expect("copied into the store");
+    let copy = store(&stack, None).await.get(&key).await.expect("the copy");
+    assert_eq!(
+        copy.len(),
+        4_096,
+        "Discord's CDN link expires; the copy does not"
+    );
     assert!(transcript.entities.users.contains_key(&opener.to_string()));
     let html = read_gzip(&stack, &format!("transcripts/{guild}/1/transcript.html.gz")).await;
     assert!(

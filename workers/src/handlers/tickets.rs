@@ -117,7 +117,10 @@ impl Handlers {
                 channel_gone = true;
             }
         }
-        let summary = close_summary(&ticket, keys.as_ref().map(|(_, html)| html.as_str()));
+        let link = keys
+            .as_ref()
+            .map(|(_, html)| self.commands.transcripts.link(html));
+        let summary = close_summary(&ticket, link.as_deref());
         if let Some(log) = category.as_ref().and_then(|c| c.log_channel_id) {
             let posted = self
                 .commands
@@ -453,7 +456,7 @@ impl Handlers {
 }
 
 /// The close's line for the log channel and the opener.
-fn close_summary(ticket: &Ticket, html_key: Option<&str>) -> String {
+fn close_summary(ticket: &Ticket, transcript_link: Option<&str>) -> String {
     let by = ticket
         .closed_by
         .map(|u| format!(" by <@{u}>"))
@@ -463,8 +466,8 @@ fn close_summary(ticket: &Ticket, html_key: Option<&str>) -> String {
         .as_deref()
         .map(|r| format!(": {r}"))
         .unwrap_or_default();
-    let transcript = html_key
-        .map(|k| format!("\nTranscript: `{k}`"))
+    let transcript = transcript_link
+        .map(|link| format!("\nTranscript: {link}"))
         .unwrap_or_default();
     format!(
         "Ticket #{} (opened by <@{}>) was closed{by}{why}.{transcript}",

@@ -242,6 +242,7 @@ impl Stack {
                     .clone()
                     .expect("a transcript store (set by Stack::with)"),
                 transcript_limits: aegis_transcripts::Limits::default(),
+                transcripts_url: Some("https://aegis.test/t".into()),
                 defer_after: options.defer_after,
                 ops_addr: ([127, 0, 0, 1], 0).into(),
                 storage: StorageConfig {
