@@ -15,9 +15,20 @@ use support::{Options, Stack, content, metric, wait_for};
 
 const VIEW_CHANNEL: u64 = 1 << 10;
 
-/// Runs `/ticket {sub} ...options` by `invoker` and returns the answer.
+/// Runs `/ticket {sub} ...options` by `invoker` in the guild's text channel; returns the answer.
 async fn ticket(stack: &Stack, invoker: u64, sub: &str, options: Vec<Value>) -> Value {
     let (_, channel, _, _, _) = stack.cast();
+    ticket_in(stack, channel, invoker, sub, options).await
+}
+
+/// Runs `/ticket {sub} ...options` by `invoker` in `channel`; returns the answer.
+async fn ticket_in(
+    stack: &Stack,
+    channel: u64,
+    invoker: u64,
+    sub: &str,
+    options: Vec<Value>,
+) -> Value {
     let id = stack.run(
         "ticket",
         channel,
@@ -476,15 +487,8 @@ async fn a_close_request_is_confirmed_by_the_opener_and_the_ticket_reopens_withi
     let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
     let room = channel_of(&stack, ticket_id).await;
 
-    let request = stack.run(
-        "ticket",
-        room,
-        staff,
-        vec![json!({"name": "closerequest", "type": 1, "options": [
-            {"name": "reason", "type": 3, "value": "answered in the FAQ"}
-        ]})],
-    );
-    let asked = stack.callback(request).await;
+    let reason = json!({"name": "reason", "type": 3, "value": "answered in the FAQ"});
+    let asked = ticket_in(&stack, room, staff, "closerequest", vec![reason]).await;
     assert!(content(&asked).contains("would like to close"), "{asked}");
     let accepted = click_in(&stack, room, opener, &format!("ticket:accept:{ticket_id}")).await;
     assert!(
@@ -540,13 +544,7 @@ async fn a_close_request_is_confirmed_by_the_opener_and_the_ticket_reopens_withi
     );
 
     // Closed again, and this time the window runs out: the channel goes.
-    let close = stack.run(
-        "ticket",
-        room,
-        staff,
-        vec![json!({"name": "close", "type": 1, "options": []})],
-    );
-    stack.callback(close).await;
+    ticket_in(&stack, room, staff, "close", Vec::new()).await;
     wait_for("the second close", || async {
         stack
             .count("SELECT count(*) FROM scheduled_actions WHERE kind = 'ticket_delete' AND status = 'pending'")
@@ -641,13 +639,7 @@ async fn a_worker_killed_while_writing_a_transcript_leaves_exactly_one() {
             .expect("seeded");
     }
     let history = format!("/channels/{room}/messages?");
-    let close = stack.run(
-        "ticket",
-        room,
-        opener,
-        vec![json!({"name": "close", "type": 1, "options": []})],
-    );
-    stack.callback(close).await;
+    ticket_in(&stack, room, opener, "close", Vec::new()).await;
     // The build has started reading the history: Discord slows down, and the worker dies.
     wait_for("the transcript build", || async {
         !stack.calls("GET", &history).is_empty()
@@ -737,13 +729,7 @@ async fn a_missing_bucket_fails_the_close_visibly_until_it_exists() {
         .await;
     let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
     let room = channel_of(&stack, ticket_id).await;
-    let close = stack.run(
-        "ticket",
-        room,
-        opener,
-        vec![json!({"name": "close", "type": 1, "options": []})],
-    );
-    stack.callback(close).await;
+    ticket_in(&stack, room, opener, "close", Vec::new()).await;
     let ops = stack.workers[0].ops_addr();
     wait_for("the failed close counted as retried", || async {
         metric(
@@ -817,25 +803,12 @@ async fn a_thread_category_opens_private_threads_with_the_opener_in_them() {
     };
     assert!(members(thread).contains(&opener), "{:?}", members(thread));
 
-    let add = stack.run(
-        "ticket",
-        thread,
-        staff,
-        vec![json!({"name": "add", "type": 1, "options": [
-            {"name": "user", "type": 6, "value": other.to_string()}
-        ]})],
-    );
-    let added = stack.callback(add).await;
+    let user = json!({"name": "user", "type": 6, "value": other.to_string()});
+    let added = ticket_in(&stack, thread, staff, "add", vec![user]).await;
     assert!(content(&added).contains("was added"), "{added}");
     assert!(members(thread).contains(&other));
 
-    let close = stack.run(
-        "ticket",
-        thread,
-        opener,
-        vec![json!({"name": "close", "type": 1, "options": []})],
-    );
-    stack.callback(close).await;
+    ticket_in(&stack, thread, opener, "close", Vec::new()).await;
     wait_for("the thread deleted", || async {
         stack
             .count("SELECT count(*) FROM tickets WHERE status = 'closed' AND channel_id IS NULL")
