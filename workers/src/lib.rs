@@ -156,6 +156,7 @@ impl Worker {
                 cases: Cases::new(database.pool().clone()),
                 timers: Timers::new(database.pool().clone()),
                 bot_user_id: config.bot_user_id,
+                not_tickets: handlers::NotTickets::default(),
             },
             metrics,
             max_deliveries: config.max_deliveries,

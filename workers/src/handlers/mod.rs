@@ -5,6 +5,8 @@ mod jobs;
 mod native;
 mod tickets;
 
+pub(crate) use tickets::NotTickets;
+
 use aegis_protocol::GatewayEvent;
 use aegis_storage::{Cases, Pool, StorageError, Timers};
 
@@ -36,6 +38,8 @@ pub(crate) struct Handlers {
     pub(crate) timers: Timers,
     pub(crate) bot_user_id: u64,
     pub(crate) commands: crate::commands::Commands,
+    /// Channels known not to be tickets (see `tickets::NotTickets`).
+    pub(crate) not_tickets: tickets::NotTickets,
 }
 
 impl Handlers {

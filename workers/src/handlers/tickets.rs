@@ -14,6 +14,42 @@ use twilight_model::id::Id;
 use super::{HandlerError, Handlers};
 use crate::commands::tickets::{TicketEventKind, close_ticket_in, schedule_event};
 
+/// Channels this worker has seen are not tickets, so a busy server's messages cost no query. A
+/// channel never becomes a ticket later (tickets get new channels and threads, with new ids), so
+/// the answer never goes stale, except for a channel so new its ticket is still committing: only
+/// channels older than a minute are remembered. The set is emptied when it grows past its bound.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NotTickets(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>);
+
+impl NotTickets {
+    /// Most channels remembered.
+    const BOUND: usize = 100_000;
+
+    fn contains(&self, channel: u64) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&channel)
+    }
+
+    fn insert(&self, channel: u64) {
+        const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+        let created_ms = (channel >> 22) + DISCORD_EPOCH_MS;
+        let now_ms = u64::try_from(unix_ms(SystemTime::now())).unwrap_or(0);
+        if now_ms.saturating_sub(created_ms) < 60_000 {
+            return;
+        }
+        let mut set = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if set.len() >= Self::BOUND {
+            set.clear();
+        }
+        set.insert(channel);
+    }
+}
+
 /// `ticket_close` and `ticket_inactive` bodies.
 #[derive(Deserialize)]
 pub(super) struct TicketJob {
@@ -430,11 +466,12 @@ impl Handlers {
         ) else {
             return Ok(());
         };
-        if message.author.bot {
+        if message.author.bot || self.not_tickets.contains(channel) {
             return Ok(());
         }
         let tickets = &self.commands.tickets;
         let Some(ticket) = tickets.by_channel(channel).await? else {
+            self.not_tickets.insert(channel);
             return Ok(());
         };
         let category = self
@@ -473,4 +510,27 @@ fn close_summary(ticket: &Ticket, transcript_link: Option<&str>) -> String {
         "Ticket #{} (opened by <@{}>) was closed{by}{why}.{transcript}",
         ticket.number, ticket.opener_id
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NotTickets;
+
+    fn channel_created_ms_ago(ago_ms: u64) -> u64 {
+        let now = u64::try_from(super::unix_ms(std::time::SystemTime::now())).unwrap_or(0);
+        (now - ago_ms - 1_420_070_400_000) << 22
+    }
+
+    #[test]
+    fn only_channels_older_than_a_minute_are_remembered_as_not_tickets() {
+        let seen = NotTickets::default();
+        let (old, new) = (
+            channel_created_ms_ago(3_600_000),
+            channel_created_ms_ago(1_000),
+        );
+        seen.insert(old);
+        seen.insert(new);
+        assert!(seen.contains(old));
+        assert!(!seen.contains(new), "its ticket may still be committing");
+    }
 }
