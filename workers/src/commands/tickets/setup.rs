@@ -12,7 +12,6 @@ use twilight_model::channel::message::component::{
     ActionRow, Button, ButtonStyle, Component, SelectMenu, SelectMenuOption, SelectMenuType,
 };
 use twilight_model::guild::Permissions;
-use twilight_model::id::Id;
 
 use super::super::Commands;
 use super::super::respond::Responder;
@@ -325,7 +324,6 @@ pub(super) async fn panel(
             responder.reply(&text, true).await;
         }
     }
-    let _ = Id::<twilight_model::id::marker::GuildMarker>::new_checked(guild_id);
     Ok(())
 }
 
