@@ -289,13 +289,13 @@ async fn a_temp_ban_is_lifted_by_the_scheduler_and_an_unban_cancels_the_other() 
         )
         .await
         .expect("due now");
-    wait_for("the scheduled unban", || async {
-        stack
-            .count("SELECT count(*) FROM cases WHERE kind = 'unban' AND source = 'scheduled'")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the scheduled unban",
+            "SELECT count(*) FROM cases WHERE kind = 'unban' AND source = 'scheduled'",
+            1,
+        )
+        .await;
     let unbans: Vec<String> = stack
         .sim
         .rest_calls()

@@ -7,6 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use support::{Stack, content, wait_for};
 
+/// `/config mute_role:<role>` as the owner.
+async fn set_mute_role(stack: &Stack, role: u64) {
+    let option = json!({"name": "mute_role", "type": 8, "value": role.to_string()});
+    stack.configure(vec![option]).await;
+}
+
 fn now_ms() -> u64 {
     u64::try_from(
         SystemTime::now()
@@ -22,11 +28,7 @@ async fn a_role_mute_ends_by_its_timer_and_unmute_lifts_one_early() {
     let stack = Stack::start().await;
     let (guild, channel, owner, first, second) = stack.cast();
     let role = stack.role("Member");
-    stack
-        .configure(vec![
-            json!({"name": "mute_role", "type": 8, "value": role.to_string()}),
-        ])
-        .await;
+    set_mute_role(&stack, role).await;
     let roles = |user: u64| {
         stack.sim.world().guilds[&guild].members[&user]
             .roles
@@ -45,13 +47,13 @@ async fn a_role_mute_ends_by_its_timer_and_unmute_lifts_one_early() {
         added[0].reason.as_deref(),
         Some(format!("By {owner}: no reason given").as_str())
     );
-    wait_for("the mute's end", || async {
-        stack
-            .count("SELECT count(*) FROM cases WHERE kind = 'unmute' AND source = 'scheduled'")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the mute's end",
+            "SELECT count(*) FROM cases WHERE kind = 'unmute' AND source = 'scheduled'",
+            1,
+        )
+        .await;
     assert!(!roles(first).contains(&role), "the role is removed");
     assert_eq!(
         stack
@@ -140,11 +142,7 @@ async fn a_mute_role_above_the_bot_is_refused_with_the_reason() {
     let stack = Stack::start().await;
     let (_, channel, owner, target, _) = stack.cast();
     let admin = stack.role("Admin");
-    stack
-        .configure(vec![
-            json!({"name": "mute_role", "type": 8, "value": admin.to_string()}),
-        ])
-        .await;
+    set_mute_role(&stack, admin).await;
     let id = stack.command("mute", channel, owner, target, Vec::new());
     let answer = stack.callback(id).await;
     assert!(
@@ -161,11 +159,7 @@ async fn a_role_moved_above_the_bot_is_seen_at_once_though_the_guild_was_cached(
     let stack = Stack::start().await;
     let (guild, channel, owner, first, second) = stack.cast();
     let role = stack.role("Member");
-    stack
-        .configure(vec![
-            json!({"name": "mute_role", "type": 8, "value": role.to_string()}),
-        ])
-        .await;
+    set_mute_role(&stack, role).await;
     let id = stack.command("mute", channel, owner, first, Vec::new());
     let answer = stack.callback(id).await;
     assert!(content(&answer).contains("muted"), "{answer}");

@@ -53,6 +53,19 @@ async fn category(stack: &Stack, extra: Vec<Value>) -> i64 {
     stack.count("SELECT max(id) FROM ticket_categories").await
 }
 
+/// Opens a ticket of `category` as `opener` from the panel's button; (ticket id, its channel).
+async fn open_ticket(stack: &Stack, opener: u64, category: i64) -> (i64, u64) {
+    let answer = stack
+        .callback(click(stack, opener, &format!("ticket:open:{category}")))
+        .await;
+    assert!(
+        content(&answer).starts_with("Your ticket is open"),
+        "{answer}"
+    );
+    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
+    (ticket_id, channel_of(stack, ticket_id).await)
+}
+
 /// Clicks `custom_id` as `user`; returns the interaction id.
 fn click(stack: &Stack, user: u64, custom_id: &str) -> u64 {
     let (_, channel, _, _, _) = stack.cast();
@@ -267,11 +280,7 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
     let (guild, _, owner, opener, stranger) = stack.cast();
     let staff = moderator(&stack);
     let id = category(&stack, Vec::new()).await;
-    stack
-        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
-        .await;
-    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
-    let room = channel_of(&stack, ticket_id).await;
+    let (ticket_id, room) = open_ticket(&stack, opener, id).await;
 
     // Staff writes (a MESSAGE_CREATE from Discord): the first response time is kept.
     stack.sim.dispatch(
@@ -286,13 +295,13 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
             "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0
         }),
     );
-    wait_for("the staff response time", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE first_staff_response_at IS NOT NULL")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the staff response time",
+            "SELECT count(*) FROM tickets WHERE first_staff_response_at IS NOT NULL",
+            1,
+        )
+        .await;
 
     let mut said: Vec<u64> = ["hello", "<script>alert(1)</script>"]
         .iter()
@@ -353,13 +362,13 @@ async fn claim_then_close_deletes_the_channel_logs_it_and_keeps_staff_times() {
         ))
         .await;
     assert!(content(&closed).contains("closed by"), "{closed}");
-    wait_for("the close job", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE status = 'closed'")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the close job",
+            "SELECT count(*) FROM tickets WHERE status = 'closed'",
+            1,
+        )
+        .await;
     assert!(
         !stack.sim.world().guilds[&guild]
             .channels
@@ -423,11 +432,7 @@ async fn a_silent_ticket_is_warned_then_closed_by_the_scheduler() {
         vec![json!({"name": "auto_close", "type": 3, "value": "2s"})],
     )
     .await;
-    stack
-        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
-        .await;
-    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
-    let room = channel_of(&stack, ticket_id).await;
+    let (_, room) = open_ticket(&stack, opener, id).await;
     wait_for("the warning", || async {
         stack
             .calls("POST", &format!("/channels/{room}/messages"))
@@ -439,13 +444,7 @@ async fn a_silent_ticket_is_warned_then_closed_by_the_scheduler() {
             })
     })
     .await;
-    wait_for("the automatic close", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE status = 'closed' AND close_reason LIKE 'No activity%'")
-            .await
-            == 1
-    })
-    .await;
+    stack.wait_count("the automatic close", "SELECT count(*) FROM tickets WHERE status = 'closed' AND close_reason LIKE 'No activity%'", 1).await;
     assert!(
         !stack.sim.world().guilds[&guild]
             .channels
@@ -481,11 +480,7 @@ async fn a_close_request_is_confirmed_by_the_opener_and_the_ticket_reopens_withi
         vec![json!({"name": "reopen_window", "type": 3, "value": "1h"})],
     )
     .await;
-    stack
-        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
-        .await;
-    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
-    let room = channel_of(&stack, ticket_id).await;
+    let (ticket_id, room) = open_ticket(&stack, opener, id).await;
 
     let reason = json!({"name": "reason", "type": 3, "value": "answered in the FAQ"});
     let asked = ticket_in(&stack, room, staff, "closerequest", vec![reason]).await;
@@ -495,13 +490,13 @@ async fn a_close_request_is_confirmed_by_the_opener_and_the_ticket_reopens_withi
         content(&accepted).contains("answered in the FAQ"),
         "{accepted}"
     );
-    wait_for("the close", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE status = 'closed'")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the close",
+            "SELECT count(*) FROM tickets WHERE status = 'closed'",
+            1,
+        )
+        .await;
     let opener_overwrite = || {
         stack.sim.world().guilds[&guild].channels[&room]
             .overwrites
@@ -545,23 +540,17 @@ async fn a_close_request_is_confirmed_by_the_opener_and_the_ticket_reopens_withi
 
     // Closed again, and this time the window runs out: the channel goes.
     ticket_in(&stack, room, staff, "close", Vec::new()).await;
-    wait_for("the second close", || async {
-        stack
-            .count("SELECT count(*) FROM scheduled_actions WHERE kind = 'ticket_delete' AND status = 'pending'")
-            .await
-            == 1
-    })
-    .await;
+    stack.wait_count("the second close", "SELECT count(*) FROM scheduled_actions WHERE kind = 'ticket_delete' AND status = 'pending'", 1).await;
     stack
         .execute("UPDATE scheduled_actions SET due_at = now() WHERE kind = 'ticket_delete'")
         .await;
-    wait_for("the channel deleted", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE channel_id IS NULL")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the channel deleted",
+            "SELECT count(*) FROM tickets WHERE channel_id IS NULL",
+            1,
+        )
+        .await;
     assert!(
         !stack.sim.world().guilds[&guild]
             .channels
@@ -627,11 +616,7 @@ async fn a_worker_killed_while_writing_a_transcript_leaves_exactly_one() {
     .await;
     let (guild, _, _, opener, _) = stack.cast();
     let id = category(&stack, Vec::new()).await;
-    stack
-        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
-        .await;
-    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
-    let room = channel_of(&stack, ticket_id).await;
+    let (ticket_id, room) = open_ticket(&stack, opener, id).await;
     for i in 0..1_500 {
         stack
             .sim
@@ -677,13 +662,13 @@ async fn a_worker_killed_while_writing_a_transcript_leaves_exactly_one() {
     )
     .await;
     stack.workers.push(replacement);
-    wait_for("the redelivered close", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE status = 'closed'")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the redelivered close",
+            "SELECT count(*) FROM tickets WHERE status = 'closed'",
+            1,
+        )
+        .await;
     let mut objects = store(&stack, None).await.list(&prefix).await.expect("list");
     objects.sort();
     assert_eq!(
@@ -724,11 +709,7 @@ async fn a_missing_bucket_fails_the_close_visibly_until_it_exists() {
     .await;
     let (_, _, _, opener, _) = stack.cast();
     let id = category(&stack, Vec::new()).await;
-    stack
-        .callback(click(&stack, opener, &format!("ticket:open:{id}")))
-        .await;
-    let ticket_id = stack.count("SELECT max(id) FROM tickets").await;
-    let room = channel_of(&stack, ticket_id).await;
+    let (_, room) = open_ticket(&stack, opener, id).await;
     ticket_in(&stack, room, opener, "close", Vec::new()).await;
     let ops = stack.workers[0].ops_addr();
     wait_for("the failed close counted as retried", || async {
@@ -756,13 +737,7 @@ async fn a_missing_bucket_fails_the_close_visibly_until_it_exists() {
     )
     .await;
     assert!(created.starts_with("HTTP/1.1 200"), "{created}");
-    wait_for("the close after the bucket exists", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE status = 'closed' AND transcript_json_key IS NOT NULL")
-            .await
-            == 1
-    })
-    .await;
+    stack.wait_count("the close after the bucket exists", "SELECT count(*) FROM tickets WHERE status = 'closed' AND transcript_json_key IS NOT NULL", 1).await;
     let (guild, ..) = stack.cast();
     let key = format!("transcripts/{guild}/1/transcript.json.gz");
     assert!(
@@ -809,13 +784,13 @@ async fn a_thread_category_opens_private_threads_with_the_opener_in_them() {
     assert!(members(thread).contains(&other));
 
     ticket_in(&stack, thread, opener, "close", Vec::new()).await;
-    wait_for("the thread deleted", || async {
-        stack
-            .count("SELECT count(*) FROM tickets WHERE status = 'closed' AND channel_id IS NULL")
-            .await
-            == 1
-    })
-    .await;
+    stack
+        .wait_count(
+            "the thread deleted",
+            "SELECT count(*) FROM tickets WHERE status = 'closed' AND channel_id IS NULL",
+            1,
+        )
+        .await;
     assert!(
         !stack.sim.world().guilds[&guild]
             .threads

@@ -397,6 +397,11 @@ impl Stack {
             .get(0)
     }
 
+    /// Waits until `sql` (a count) gives `expected`.
+    pub async fn wait_count(&self, what: &str, sql: &str, expected: i64) {
+        wait_for(what, || async { self.count(sql).await == expected }).await;
+    }
+
     /// Runs a statement (moving a timer's due time, say).
     pub async fn execute(&self, sql: &str) -> u64 {
         self.client()
