@@ -47,13 +47,44 @@ pub struct LoadReport {
     pub elapsed_ms: u64,
 }
 
-/// One event, serialised once: `d` is `prefix + id + suffix` (the id only varies for
-/// MESSAGE_CREATE), with and without message content.
+/// One event, serialised once: `d` is `head + id + middle + nonce + tail` for MESSAGE_CREATE
+/// (a fresh message id, and the send time as its `nonce`), just `head` for the others; with and
+/// without message content.
 struct Prepared {
     name: &'static str,
-    full: (String, String),
-    stripped: (String, String),
+    full: Segments,
+    stripped: Segments,
     fresh_id: bool,
+}
+
+/// A serialised `d` cut at the id and nonce markers.
+struct Segments {
+    head: String,
+    middle: String,
+    tail: String,
+}
+
+impl Segments {
+    fn cut(v: &Value) -> Self {
+        let text = v.to_string();
+        let Some((head, rest)) = text.split_once(ID_MARK) else {
+            return Self {
+                head: text,
+                middle: String::new(),
+                tail: String::new(),
+            };
+        };
+        let (middle, tail) = rest.split_once(NONCE_MARK).unwrap_or((rest, ""));
+        Self {
+            head: head.to_owned(),
+            middle: middle.to_owned(),
+            tail: tail.to_owned(),
+        }
+    }
+
+    fn render(&self, id: u64, nonce: u128) -> String {
+        format!("{}{id}{}{nonce}{}", self.head, self.middle, self.tail)
+    }
 }
 
 /// One guild's ready-made events.
@@ -64,23 +95,27 @@ struct Template {
 
 /// Marker replaced by a fresh message id.
 const ID_MARK: &str = "@@ID@@";
+/// Marker replaced by the send time, microseconds since the Unix epoch, in MESSAGE_CREATE's
+/// `nonce` (a field Discord echoes from the sender): benchmarks read it back downstream to time
+/// the path from the simulator's send.
+const NONCE_MARK: &str = "@@NONCE@@";
+
+/// Microseconds since the Unix epoch.
+pub(crate) fn now_micros() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
 
 fn prepare(name: &'static str, body: &Value) -> Prepared {
-    let split = |v: &Value| {
-        let text = v.to_string();
-        match text.split_once(ID_MARK) {
-            Some((a, b)) => (a.to_owned(), b.to_owned()),
-            None => (text, String::new()),
-        }
-    };
     let mut stripped = body.clone();
     if name == "MESSAGE_CREATE" {
         stripped["content"] = json!("");
     }
     Prepared {
         name,
-        full: split(body),
-        stripped: split(&stripped),
+        full: Segments::cut(body),
+        stripped: Segments::cut(&stripped),
         fresh_id: name == "MESSAGE_CREATE",
     }
 }
@@ -104,7 +139,7 @@ fn templates(shared: &Shared, mix: &[(String, u32)]) -> Vec<Template> {
                         "member": {"roles": [], "joined_at": iso8601(member.joined_at_ms), "deaf": false, "mute": false, "flags": 0},
                         "content": "load test message", "timestamp": iso8601(now_ms()), "edited_timestamp": null, "tts": false,
                         "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
-                        "pinned": false, "type": 0, "flags": 0, "components": [],
+                        "pinned": false, "type": 0, "flags": 0, "components": [], "nonce": NONCE_MARK,
                     }),
                     "TYPING_START" => json!({"channel_id": channel.id.to_string(), "guild_id": gid, "user_id": uid.to_string(), "timestamp": now_ms() / 1000}),
                     "MESSAGE_REACTION_ADD" => json!({"user_id": uid.to_string(), "channel_id": channel.id.to_string(), "message_id": "1", "guild_id": gid, "emoji": {"id": null, "name": "👍"}, "burst": false, "type": 0}),
@@ -139,20 +174,33 @@ pub(crate) async fn run(shared: Arc<Shared>, spec: LoadSpec) -> LoadReport {
         return report;
     }
     let mut i: usize = 0;
-    let batch = if spec.events_per_sec == 0 {
-        1000
-    } else {
-        (spec.events_per_sec / 100).max(1)
+    // As fast as possible: 1,000 at a time between yields. Paced: a tick every millisecond (or
+    // every event, below 1,000/s), so a paced run is as smooth as the timer allows and latency
+    // figures measure the path, not bursts queued behind each other.
+    let (batch, tick) = match spec.events_per_sec {
+        0 => (1000, Duration::ZERO),
+        rate if rate >= 1000 => (rate.div_ceil(1000), Duration::from_millis(1)),
+        rate => (1, Duration::from_secs(1) / u32::try_from(rate).unwrap_or(1)),
     };
+    let mut sent_in_ticks: u64 = 0;
     let mut next_tick = tokio::time::Instant::now();
     while report.generated < spec.total && !shared.shutdown.is_cancelled() {
-        for _ in 0..batch.min(spec.total - report.generated) {
+        // Paced runs send what the rate allows up to now, so rounding in `batch` never drifts.
+        let due = if spec.events_per_sec == 0 {
+            batch
+        } else {
+            let elapsed = start.elapsed().as_secs_f64();
+            let allowed = (elapsed * spec.events_per_sec as f64) as u64 + batch;
+            allowed.saturating_sub(sent_in_ticks).min(batch * 2)
+        };
+        for _ in 0..due.min(spec.total - report.generated) {
             let t = &templates[i % templates.len()];
             let p = &t.events[(i / templates.len()) % t.events.len()];
             let delivered = if p.fresh_id {
                 let id = shared.ids.next();
-                let full = format!("{}{id}{}", p.full.0, p.full.1);
-                let stripped = format!("{}{id}{}", p.stripped.0, p.stripped.1);
+                let nonce = now_micros();
+                let full = p.full.render(id, nonce);
+                let stripped = p.stripped.render(id, nonce);
                 shared.gateway.dispatch_prepared(
                     &shared.counters,
                     p.name,
@@ -165,18 +213,19 @@ pub(crate) async fn run(shared: Arc<Shared>, spec: LoadSpec) -> LoadReport {
                     &shared.counters,
                     p.name,
                     Some(t.guild_id),
-                    &p.full.0,
-                    &p.stripped.0,
+                    &p.full.head,
+                    &p.stripped.head,
                 )
             };
             report.delivered += u64::try_from(delivered).unwrap_or(0);
             report.generated += 1;
+            sent_in_ticks += 1;
             i += 1;
         }
         if spec.events_per_sec == 0 {
             tokio::task::yield_now().await;
         } else {
-            next_tick += Duration::from_millis(10);
+            next_tick += tick;
             tokio::time::sleep_until(next_tick).await;
         }
     }

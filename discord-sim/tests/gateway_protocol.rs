@@ -403,6 +403,13 @@ async fn load_generator_paces_and_routes_by_shard() {
     .await;
     c.dispatch("READY").await;
     let on_shard_1 = sim.world().guilds_of_shard(1, 2);
+    let micros = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_micros()
+    };
+    let started_us = micros();
     let started = std::time::Instant::now();
     let spec = discord_sim::LoadSpec {
         events_per_sec: 2000,
@@ -428,6 +435,14 @@ async fn load_generator_paces_and_routes_by_shard() {
                 .expect("guild");
             assert!(on_shard_1.contains(&guild));
             assert_eq!(p["d"]["content"], "", "no MESSAGE_CONTENT intent");
+            let sent_us: u128 = p["d"]["nonce"]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .expect("the nonce is the send time");
+            assert!(
+                (started_us..=micros()).contains(&sent_us),
+                "the nonce is the send time in microseconds"
+            );
             got += 1;
         }
     }

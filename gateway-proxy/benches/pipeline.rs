@@ -3,11 +3,13 @@
 //! Prints, on this machine with the simulator and NATS on the same box:
 //! - the raw JetStream publish ceiling for envelopes of the same size (window of 1024 acks);
 //! - sustained events/s through the proxy, and its CPU per 10k events/s;
-//! - the proxy's added latency (read off the socket to JetStream ack) p50/p99, from its histogram,
-//!   at a paced rate;
+//! - the proxy's added latency at paced rates: each event's simulator send time (MESSAGE_CREATE's
+//!   nonce) to the time JetStream stored it (read back from the stream), and the proxy's own
+//!   histogram (read off the socket to JetStream ack);
 //! - resident memory per idle shard (1,000 guilds each) and cold start of S shards.
 //!
-//! Run: `cargo bench -p aegis-gateway-proxy --bench pipeline` (BENCH_EVENTS, default 200000).
+//! Run: `cargo bench -p aegis-gateway-proxy --bench pipeline` (BENCH_EVENTS, default 200000;
+//! BENCH_ONLY=throughput|latency|memory for one part; BENCH_RATES=1000,5000 for the paced rates).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
 
@@ -20,6 +22,10 @@ use aegis_protocol::{
 use async_nats::jetstream;
 use bytes::Bytes;
 use tokio::process::{Child, Command};
+
+/// The proxy's allocator here too, so the ceiling's publisher is not handicapped against it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";
 
@@ -60,6 +66,11 @@ fn spawn_proxy(sim: &discord_sim::SimHandle, ns: &str, ops_port: u16, compressio
         .env("AEGIS_PARTITIONS", "16")
         .env("AEGIS_EVENTS_MAX_AGE", "10m")
         .env("RUST_LOG", "warn")
+        .envs(
+            std::env::var("BENCH_PROXY_THREADS")
+                .ok()
+                .map(|n| ("TOKIO_WORKER_THREADS", n)),
+        )
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -269,7 +280,10 @@ async fn throughput(js: &jetstream::Context, events: u64, compression: &str) -> 
     (rate, cores / (rate / 10_000.0), rss)
 }
 
-async fn latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> (f64, f64) {
+/// The proxy at a paced rate: (p50, p99, max) in ms of each event's path from the simulator's send
+/// (MESSAGE_CREATE's nonce) to its storage in JetStream (the stream's own timestamp, taken just
+/// before the ack), and (p50, p99) of the proxy's histogram (read off the socket to the ack).
+async fn latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> ([f64; 3], (f64, f64)) {
     let sim = discord_sim::start(discord_sim::Config {
         shards: 1,
         guilds: 10,
@@ -282,22 +296,70 @@ async fn latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> (f64, f
     let port = free_port();
     let mut proxy = spawn_proxy(&sim, &ns, port, "zlib-stream");
     wait_ready(port, Duration::from_secs(30)).await;
+    let stream = topology(&ns).events_stream();
+    let before = stream_messages(js, &stream).await;
+    let total = per_sec * seconds;
     let load = sim.load(discord_sim::LoadSpec {
         events_per_sec: per_sec,
-        total: per_sec * seconds,
+        total,
         mix: vec![("MESSAGE_CREATE".to_owned(), 1)],
     });
     let _ = load.await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    while stream_messages(js, &stream).await < before + total {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let metrics = http_get(port, "/metrics").await.unwrap_or_default();
     let name = "aegis_gateway_publish_latency_seconds";
     let p50 = histogram_percentile(&metrics, name, 0.50).unwrap_or(f64::NAN);
     let p99 = histogram_percentile(&metrics, name, 0.99).unwrap_or(f64::NAN);
+    let mut ms = send_to_stored_ms(js, &stream, before, total).await;
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q) as usize];
     proxy.start_kill().unwrap();
     let _ = proxy.wait().await;
     delete_streams(js, &ns).await;
     sim.shutdown().await.unwrap();
-    (p50, p99)
+    ([at(0.5), at(0.99), at(1.0)], (p50, p99))
+}
+
+/// For `count` MESSAGE_CREATEs stored after stream sequence `after`: stored time minus the
+/// simulator's send time, in ms (both clocks are this machine's).
+async fn send_to_stored_ms(
+    js: &jetstream::Context,
+    stream: &str,
+    after: u64,
+    count: u64,
+) -> Vec<f64> {
+    use futures_util::StreamExt;
+    #[derive(serde::Deserialize)]
+    struct Nonce {
+        nonce: String,
+    }
+    let consumer = js
+        .get_stream(stream)
+        .await
+        .unwrap()
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: after + 1,
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap().take(count as usize);
+    let mut ms = Vec::with_capacity(count as usize);
+    while let Some(message) = messages.next().await {
+        let message = message.unwrap();
+        let stored_ns = message.info().unwrap().published.unix_timestamp_nanos();
+        let event = GatewayEvent::decode(&message.payload).unwrap();
+        let Ok(Nonce { nonce }) = serde_json::from_slice(&event.payload) else {
+            continue;
+        };
+        let sent_us: i128 = nonce.parse().unwrap();
+        ms.push((stored_ns / 1_000 - sent_us) as f64 / 1e3);
+    }
+    ms
 }
 
 async fn idle_memory(
@@ -341,33 +403,58 @@ async fn main() {
             .await
             .expect("NATS at 127.0.0.1:4222"),
     );
+    // BENCH_ONLY=throughput|latency|memory runs one part (the ceiling runs with throughput).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let runs = |part: &str| only.is_empty() || only == part;
+    if runs("throughput") {
+        throughput_part(&js, events).await;
+    }
+    if runs("latency") {
+        latency_part(&js).await;
+    }
+    if runs("memory") {
+        memory_part(&js).await;
+    }
+}
+
+async fn throughput_part(js: &jetstream::Context, events: u64) {
     // A load-generator MESSAGE_CREATE is about 900 bytes of JSON.
-    let ceiling = jetstream_ceiling(&js, events, 900).await;
+    let ceiling = jetstream_ceiling(js, events, 900).await;
     println!(
         "jetstream publish ceiling: {ceiling:.0} msgs/s ({events} envelopes of ~900 B payload, window 1024)"
     );
     for compression in ["zlib-stream", "zstd-stream", "none"] {
-        let (rate, cpu_per_10k, rss) = throughput(&js, events, compression).await;
+        let (rate, cpu_per_10k, rss) = throughput(js, events, compression).await;
         println!(
             "proxy throughput ({compression}): {rate:.0} events/s = {:.0}% of the ceiling; {cpu_per_10k:.3} cores per 10k events/s; rss {:.1} MiB",
             100.0 * rate / ceiling,
             rss as f64 / 1_048_576.0
         );
     }
-    for rate in [1_000, 5_000, 10_000] {
-        let (p50, p99) = jetstream_latency(&js, rate, 5).await;
+}
+
+async fn latency_part(js: &jetstream::Context) {
+    let rates: Vec<u64> = std::env::var("BENCH_RATES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 5_000, 10_000, 20_000, 30_000]);
+    for rate in rates {
+        let (p50, p99) = jetstream_latency(js, rate, 5).await;
         println!(
             "jetstream alone at {rate} msgs/s (publish -> ack): p50 {p50:.2} ms, p99 {p99:.2} ms"
         );
-        let (p50, p99) = latency(&js, rate, 5).await;
+        let ([s50, s99, smax], (h50, h99)) = latency(js, rate, 5).await;
         println!(
-            "added latency at {rate} events/s (read -> JetStream ack, histogram bucket bounds): p50 <= {:.2} ms, p99 <= {:.2} ms",
-            p50 * 1e3,
-            p99 * 1e3
+            "through the proxy at {rate} events/s, simulator send -> stored in JetStream: p50 {s50:.2} ms, p99 {s99:.2} ms, max {smax:.2} ms; proxy histogram (read -> ack, bucket bounds): p50 <= {:.2} ms, p99 <= {:.2} ms",
+            h50 * 1e3,
+            h99 * 1e3
         );
     }
-    let (rss_1, _) = idle_memory(&js, 1, 1_000).await;
-    let (rss_17, cold_17) = idle_memory(&js, 17, 1_000).await;
+}
+
+async fn memory_part(js: &jetstream::Context) {
+    let (rss_1, _) = idle_memory(js, 1, 1_000).await;
+    let (rss_17, cold_17) = idle_memory(js, 17, 1_000).await;
     println!(
         "idle memory: 1 shard {:.1} MiB, 17 shards {:.1} MiB -> {:.0} KiB per extra idle shard (1,000 guilds each)",
         rss_1 as f64 / 1_048_576.0,
@@ -378,7 +465,7 @@ async fn main() {
         "(17 shards x 1,000 guilds ready in {:.2} s, mostly the simulator building 17,000 GUILD_CREATEs)",
         cold_17.as_secs_f64()
     );
-    let (_, cold_64) = idle_memory(&js, 64, 1).await;
+    let (_, cold_64) = idle_memory(js, 64, 1).await;
     println!(
         "cold start: 64 shards (1 guild each) at max_concurrency 16, 100 ms identify interval: ready in {:.2} s; 4 windows need >= 0.30 s",
         cold_64.as_secs_f64()

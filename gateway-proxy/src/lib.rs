@@ -150,13 +150,13 @@ impl GatewayProxy {
             )),
         };
         let topology = config.nats.topology.clone();
-        let publisher = Publisher {
+        let publisher = Arc::new(Publisher {
             js: js.clone(),
             subjects: topology.subjects(),
             partitions: topology.partitions,
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
-        };
+        });
         let shared = Arc::new(ShardShared {
             sessions: SessionStore::new(redis, &config.redis_prefix, total),
             config,

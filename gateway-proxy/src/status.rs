@@ -82,7 +82,8 @@ pub struct ShardStatus {
 /// The status of every shard of this process.
 #[derive(Clone, Debug)]
 pub struct ShardBoard {
-    rows: Arc<Mutex<BTreeMap<u32, ShardStatus>>>,
+    /// One lock per shard: every dispatch updates its shard's row, and shards must not contend.
+    rows: Arc<BTreeMap<u32, Mutex<ShardStatus>>>,
     readiness: Readiness,
     metrics: Metrics,
 }
@@ -107,20 +108,19 @@ impl ShardBoard {
                     backpressured: false,
                     last_error: None,
                 };
-                (shard, row)
+                (shard, Mutex::new(row))
             })
             .collect();
         Self {
-            rows: Arc::new(Mutex::new(rows)),
+            rows: Arc::new(rows),
             readiness,
             metrics,
         }
     }
 
     pub(crate) fn update(&self, shard: u32, f: impl FnOnce(&mut ShardStatus)) {
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(row) = rows.get_mut(&shard) {
-            f(row);
+        if let Some(row) = self.rows.get(&shard) {
+            f(&mut row.lock().unwrap_or_else(PoisonError::into_inner));
         }
     }
 
@@ -144,10 +144,8 @@ impl ShardBoard {
     /// A copy of every row, ordered by shard.
     pub fn snapshot(&self) -> Vec<ShardStatus> {
         self.rows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .cloned()
+            .map(|row| row.lock().unwrap_or_else(PoisonError::into_inner).clone())
             .collect()
     }
 

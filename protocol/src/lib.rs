@@ -24,8 +24,8 @@ mod subjects;
 mod topology;
 
 pub use envelope::{
-    DeadLetter, DecodeError, EncodeError, Envelope, GatewayCommand, GatewayEvent, Job,
-    PROTOCOL_VERSION, TicketEvent,
+    DeadLetter, DecodeError, EncodeError, Envelope, GatewayCommand, GatewayEvent, GatewayEventRef,
+    Job, PROTOCOL_VERSION, RawBytes, TicketEvent,
 };
 pub use namespace::{Namespace, NamespaceError};
 pub use partition::{PartitionCount, PartitionCountError, partition_of};

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use aegis_protocol::{
-    DeadLetter, DecodeError, Envelope, GatewayCommand, GatewayEvent, Job, PROTOCOL_VERSION,
+    DeadLetter, DecodeError, Envelope, GatewayCommand, GatewayEvent, GatewayEventRef, Job,
+    PROTOCOL_VERSION, RawBytes,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,30 @@ fn event() -> GatewayEvent {
         guild_id: Some(81_384_788_765_712_384),
         received_at_ms: 1_764_000_000_000,
         payload: Bytes::from_static(br#"{"guild_id":"81384788765712384","user":{"id":"1"}}"#),
+    }
+}
+
+#[test]
+fn a_borrowed_gateway_event_writes_the_same_bytes() {
+    let event = event();
+    for guild_id in [event.guild_id, None] {
+        let owned = GatewayEvent {
+            guild_id,
+            ..event.clone()
+        };
+        let borrowed = GatewayEventRef {
+            v: owned.v,
+            event: &owned.event,
+            shard: owned.shard,
+            session_id: &owned.session_id,
+            seq: owned.seq,
+            guild_id: owned.guild_id,
+            received_at_ms: owned.received_at_ms,
+            payload: RawBytes(&owned.payload),
+        };
+        let bytes = borrowed.encode().expect("encodes");
+        assert_eq!(bytes, owned.encode().expect("encodes"));
+        assert_eq!(GatewayEvent::decode(&bytes).expect("decodes"), owned);
     }
 }
 

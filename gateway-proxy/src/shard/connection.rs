@@ -143,7 +143,14 @@ impl Shard {
         let mut save_tick = tokio::time::interval(self.shared.config.session_save_interval);
         let window = self.shared.config.publish_window;
         let mut backpressured = false;
+        // One timer for the connection, moved when the next heartbeat moves: a fresh
+        // `sleep_until` per loop turn would insert and cancel a timer for every dispatch.
+        let heartbeat_timer = tokio::time::sleep_until(heartbeat.next);
+        tokio::pin!(heartbeat_timer);
         let exit = loop {
+            if heartbeat_timer.deadline() != heartbeat.next {
+                heartbeat_timer.as_mut().reset(heartbeat.next);
+            }
             let reading = self.pending.len() < window;
             if reading == backpressured {
                 backpressured = !reading;
@@ -159,7 +166,7 @@ impl Shard {
                     break Exit::Shutdown;
                 }
                 Some(result) = self.pending.next(), if !self.pending.is_empty() => self.on_published(result),
-                () = tokio::time::sleep_until(heartbeat.next) => {
+                () = &mut heartbeat_timer => {
                     if heartbeat.sent_at.is_some() && reading {
                         tracing::warn!(shard = self.id, "no heartbeat ACK since the last heartbeat: zombied connection");
                         break reconnect("zombie", true);
@@ -196,18 +203,21 @@ impl Shard {
                 }
                 () = tokio::time::sleep_until(next_command_slot), if !command_room => {}
                 message = stream.next(), if reading => {
-                    let data = match message {
+                    let message = match message {
                         None => break reconnect("connection_closed", true),
                         Some(Err(err)) => {
                             tracing::info!(shard = self.id, error = %err, "connection lost");
                             break reconnect("connection_lost", true);
                         }
                         Some(Ok(Message::Close(frame))) => break close_exit(frame.as_ref()),
-                        Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
-                        Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
-                        Some(Ok(_)) => continue,
+                        Some(Ok(message)) => message,
                     };
-                    let text = match inflater.inflate(&data) {
+                    let data: &[u8] = match &message {
+                        Message::Text(text) => text.as_bytes(),
+                        Message::Binary(bytes) => bytes,
+                        _ => continue,
+                    };
+                    let text = match inflater.inflate(data) {
                         Ok(Some(text)) => text,
                         Ok(None) => continue,
                         Err(err) => {
@@ -285,14 +295,10 @@ impl Shard {
                     self.shared.board.set_state(self.id, ShardState::Ready);
                     tracing::info!(shard = self.id, event, "shard ready");
                 }
-                let labels = crate::metrics::EventLabels {
-                    shard: self.id,
-                    event: event.to_owned(),
-                };
                 if self.shared.config.excluded_events.contains(event) {
-                    self.shared.metrics.excluded.get_or_create(&labels).inc();
+                    self.event_counter(event, true).inc();
                 } else {
-                    self.shared.metrics.events.get_or_create(&labels).inc();
+                    self.event_counter(event, false).inc();
                     let publish = self.shared.publisher.publish(
                         self.id,
                         &session_id,

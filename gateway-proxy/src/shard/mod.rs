@@ -4,6 +4,7 @@ mod connection;
 mod limiter;
 mod publish;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,9 @@ use twilight_gateway_queue::Queue;
 pub(crate) use publish::Publisher;
 
 use crate::Config;
-use crate::metrics::{Metrics, ReasonLabels};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::metrics::{EventLabels, Metrics, ReasonLabels};
 use crate::session::{SessionStore, StoredSession};
 use crate::status::{ShardBoard, ShardState};
 use publish::{Abandoned, Published};
@@ -38,7 +41,7 @@ pub(crate) struct ShardShared {
     pub(crate) gateway_url: String,
     pub(crate) queue: Arc<dyn Queue + Send + Sync>,
     pub(crate) sessions: SessionStore,
-    pub(crate) publisher: Publisher,
+    pub(crate) publisher: Arc<Publisher>,
     pub(crate) board: ShardBoard,
     pub(crate) metrics: Metrics,
     pub(crate) shutdown: CancellationToken,
@@ -79,6 +82,11 @@ pub(crate) struct Shard {
     commands: mpsc::Receiver<CommandRequest>,
     saved: Option<(Arc<str>, u64)>,
     failures: u32,
+    /// This shard's `events` counters by event name, so counting a dispatch takes no
+    /// allocation and no lock on the shared family.
+    counters: HashMap<Box<str>, Counter>,
+    /// The same for `events_excluded`.
+    excluded_counters: HashMap<Box<str>, Counter>,
 }
 
 impl Shard {
@@ -95,7 +103,27 @@ impl Shard {
             commands,
             saved: None,
             failures: 0,
+            counters: HashMap::new(),
+            excluded_counters: HashMap::new(),
         }
+    }
+
+    /// The counter of dispatches named `event` published (or, `excluded`, dropped) by this shard.
+    fn event_counter(&mut self, event: &str, excluded: bool) -> &Counter {
+        let (counters, family) = if excluded {
+            (&mut self.excluded_counters, &self.shared.metrics.excluded)
+        } else {
+            (&mut self.counters, &self.shared.metrics.events)
+        };
+        if !counters.contains_key(event) {
+            let labels = EventLabels {
+                shard: self.id,
+                event: event.to_owned(),
+            };
+            let counter = family.get_or_create(&labels).clone();
+            counters.insert(Box::from(event), counter);
+        }
+        &counters[event]
     }
 
     /// Runs until shutdown or a fatal close.

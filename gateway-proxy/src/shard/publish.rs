@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aegis_protocol::{
-    Envelope, GatewayEvent, PROTOCOL_VERSION, PartitionCount, Subjects, event_message_id, headers,
-    partition_of,
+    GatewayEventRef, PROTOCOL_VERSION, PartitionCount, RawBytes, Subjects, event_message_id,
+    headers, partition_of,
 };
 use aegis_service::CancellationToken;
-use async_nats::HeaderMap;
 use async_nats::jetstream;
-use bytes::Bytes;
+use async_nats::{HeaderMap, HeaderName};
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 
@@ -39,11 +38,11 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    /// Builds the message now (copying `data`), and returns a future that publishes it and
+    /// Builds the message now (copying `data` once), and returns a future that publishes it and
     /// waits for the ack, retrying with backoff while NATS is down or slow. The message id makes
     /// every retry, and every replay by Discord, land once.
     pub(crate) fn publish(
-        &self,
+        self: &Arc<Self>,
         shard: u32,
         session_id: &Arc<str>,
         seq: u64,
@@ -63,31 +62,28 @@ impl Publisher {
         let received_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let envelope = GatewayEvent {
+        // Discord's JSON is copied once, straight into the encoded message.
+        let encoded = GatewayEventRef {
             v: PROTOCOL_VERSION,
-            event: event.to_owned(),
+            event,
             shard,
-            session_id: session_id.to_string(),
+            session_id,
             seq,
             guild_id,
             received_at_ms,
-            payload: Bytes::copy_from_slice(data.get().as_bytes()),
-        };
-        let mut hdrs = HeaderMap::new();
-        hdrs.insert(
-            headers::MESSAGE_ID,
-            event_message_id(shard, session_id, seq).as_str(),
-        );
-        hdrs.insert(headers::VERSION, PROTOCOL_VERSION.to_string().as_str());
-        hdrs.insert(headers::EVENT, event);
-        hdrs.insert(headers::SHARD, shard.to_string().as_str());
-        hdrs.insert(headers::SEQUENCE, seq.to_string().as_str());
-        hdrs.insert(headers::RECEIVED_AT, received_at_ms.to_string().as_str());
-        if let Some(guild) = guild_id {
-            hdrs.insert(headers::GUILD_ID, guild.to_string().as_str());
+            payload: RawBytes(data.get().as_bytes()),
         }
-        let encoded = envelope.encode();
-        let this = self.clone();
+        .encode();
+        let headers = EventHeaders {
+            message_id: event_message_id(shard, session_id, seq),
+            event: event.to_owned(),
+            shard,
+            seq,
+            guild_id,
+            received_at_ms,
+        };
+        // One reference count for the future, not a copy of the context and every metric.
+        let this = Arc::clone(self);
         let session_id = Arc::clone(session_id);
         Box::pin(async move {
             let payload = match encoded {
@@ -98,11 +94,14 @@ impl Publisher {
                     return Err(Abandoned);
                 }
             };
+            let subject = async_nats::Subject::from(subject);
             let mut attempt: u32 = 0;
             loop {
+                // Built again for each attempt rather than cloned: retries are rare, and the
+                // first attempt then costs no copy of the map.
                 let sent = this
                     .js
-                    .publish_with_headers(subject.clone(), hdrs.clone(), payload.clone())
+                    .publish_with_headers(subject.clone(), headers.to_map(), payload.clone())
                     .await;
                 let error = match sent {
                     Ok(ack) => match ack.await {
@@ -139,3 +138,39 @@ impl Publisher {
         })
     }
 }
+
+/// The headers of one event, kept as values so each publish attempt builds its map once.
+#[derive(Debug)]
+struct EventHeaders {
+    message_id: String,
+    event: String,
+    shard: u32,
+    seq: u64,
+    guild_id: Option<u64>,
+    received_at_ms: i64,
+}
+
+impl EventHeaders {
+    fn to_map(&self) -> HeaderMap {
+        // Static names and moved values: no copy of either.
+        let mut map = HeaderMap::new();
+        map.insert(name(headers::MESSAGE_ID), self.message_id.clone());
+        map.insert(name(headers::VERSION), PROTOCOL_VERSION_TEXT);
+        map.insert(name(headers::EVENT), self.event.clone());
+        map.insert(name(headers::SHARD), self.shard.to_string());
+        map.insert(name(headers::SEQUENCE), self.seq.to_string());
+        map.insert(name(headers::RECEIVED_AT), self.received_at_ms.to_string());
+        if let Some(guild) = self.guild_id {
+            map.insert(name(headers::GUILD_ID), guild.to_string());
+        }
+        map
+    }
+}
+
+fn name(header: &'static str) -> HeaderName {
+    HeaderName::from_static(header)
+}
+
+/// [`PROTOCOL_VERSION`] as a header value.
+const PROTOCOL_VERSION_TEXT: &str = "1";
+const _: () = assert!(PROTOCOL_VERSION == 1, "update PROTOCOL_VERSION_TEXT");
