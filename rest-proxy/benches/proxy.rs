@@ -1,7 +1,8 @@
 //! rest-proxy benchmark: prints figures, asserts nothing.
 //!
 //! `cargo bench -p aegis-rest-proxy --bench proxy` (Redis at 127.0.0.1:6379 for the shared-state
-//! figures). Measures, against discord-sim in this process:
+//! figures; `AEGIS_BENCH_ONLY=latency|throughput|memory|interactions` runs one part,
+//! `AEGIS_BENCH_ROUTES` spreads the throughput clients over that many channels, default 8). Measures, against discord-sim in this process:
 //! 1. added latency p50/p99 for requests that do not wait on a limit (proxy vs direct);
 //! 2. throughput with the simulator's limits raised;
 //! 3. memory with 100,000 distinct buckets;
@@ -20,6 +21,10 @@ use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+
+/// The binary's allocator, so the in-process proxy runs as it does in production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
@@ -130,6 +135,10 @@ fn mode(single: bool) -> &'static str {
 
 /// Requests per second 64 clients get from `base` (the proxy or the simulator itself).
 async fn rate(base: &str) -> f64 {
+    let routes: u64 = std::env::var("AEGIS_BENCH_ROUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -138,7 +147,7 @@ async fn rate(base: &str) -> f64 {
         // Eight channels' worth of buckets, as a mixed load would have.
         let url = format!(
             "{base}/api/v10/channels/{}/messages?limit=1",
-            1000 + worker % 8
+            1000 + worker % routes
         );
         tasks.push(tokio::spawn(async move {
             let client = http();
@@ -168,9 +177,10 @@ async fn throughput(single: bool) {
         .unwrap();
     let direct = rate(&sim.http_url()).await;
     let proxied = rate(&format!("http://{}", proxy.addr())).await;
+    let routes = std::env::var("AEGIS_BENCH_ROUTES").unwrap_or_else(|_| "8".to_owned());
     println!(
         "throughput ({}): {proxied:.0} requests/s through the proxy, {direct:.0} requests/s \
-         directly to the simulator (64 clients, limits raised, same 2 cores)",
+         directly to the simulator (64 clients on {routes} routes, limits raised, same 2 cores)",
         mode(single)
     );
     proxy.shutdown().await;

@@ -1,6 +1,6 @@
 //! One request through the proxy: checks, rate limits, forwarding, learning from the answer.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Either, Full, Limited};
@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::Config;
 use crate::guard::{Guard, token_id};
-use crate::limiter::{Limiter, Outcome, Permit};
+use crate::limiter::{Limiter, Outcome, Permit, Store};
 use crate::metrics::Metrics;
 use crate::reply::{Body, Refusal, refuse};
 use crate::route::Route;
@@ -42,8 +42,8 @@ pub(crate) struct App {
     pub(crate) guard: Guard,
     pub(crate) metrics: Metrics,
     pub(crate) upstream: Upstream,
-    /// `Bot <token>` from the configuration, and its id.
-    pub(crate) auth: Option<(HeaderValue, String)>,
+    /// `Bot <token>` from the configuration, and its id; replaced by a reload.
+    pub(crate) auth: RwLock<Option<(HeaderValue, String)>>,
 }
 
 impl App {
@@ -56,7 +56,7 @@ impl App {
         let route = Route::parse(&method, request.uri().path(), self.config.application_id);
         let label = route.label().to_owned();
         let app = Arc::clone(&self);
-        let response = match tokio::spawn(async move { app.forward(request, &route).await }).await {
+        let response = match tokio::spawn(async move { app.forward(request, route).await }).await {
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = %err, "request task failed");
@@ -68,12 +68,47 @@ impl App {
         response
     }
 
+    /// A reload: reads the token file again (when there is one) and forgets every 401 and
+    /// webhook-404 mark, so a fixed token or webhook is used again without a restart.
+    pub(crate) fn reload(&self) {
+        let mut token_changed = false;
+        if let Some(path) = &self.config.token_file {
+            match crate::config::read_token_file(path) {
+                Ok(token) => match authorization(&token) {
+                    Some(auth) => {
+                        let mut current = self.auth.write().unwrap_or_else(PoisonError::into_inner);
+                        token_changed = current.as_ref().map(|(_, id)| id) != Some(&auth.1);
+                        *current = Some(auth);
+                    }
+                    None => tracing::error!(
+                        path = %path.display(),
+                        "reload: the token file holds characters a header cannot carry; keeping the current token"
+                    ),
+                },
+                Err(err) => tracing::error!(
+                    path = %path.display(),
+                    error = %err,
+                    "reload: cannot read the token file; keeping the current token"
+                ),
+            }
+        }
+        let (tokens, webhooks) = self.guard.forgive();
+        self.metrics.reloads.inc();
+        tracing::info!(
+            token_changed,
+            tokens_forgiven = tokens,
+            webhooks_forgiven = webhooks,
+            "reloaded"
+        );
+    }
+
     fn refuse(&self, refusal: Refusal, message: &str, retry: Option<Duration>) -> Response<Body> {
         self.metrics.refuse(refusal.code());
         refuse(refusal, message, retry)
     }
 
-    async fn forward(&self, request: Request<Incoming>, route: &Route) -> Response<Body> {
+    async fn forward(self: Arc<Self>, request: Request<Incoming>, route: Route) -> Response<Body> {
+        let route = &route;
         let start = Instant::now();
         let (mut parts, body) = request.into_parts();
         let deadline = start
@@ -86,7 +121,7 @@ impl App {
         // Whose limits: the request's own token, else the configured one (added here).
         let token = match parts.headers.get(AUTHORIZATION) {
             Some(value) => token_id(value.to_str().unwrap_or("")),
-            None => match &self.auth {
+            None => match &*self.auth.read().unwrap_or_else(PoisonError::into_inner) {
                 Some((value, id)) => {
                     parts.headers.insert(AUTHORIZATION, value.clone());
                     id.clone()
@@ -97,7 +132,8 @@ impl App {
         if self.guard.token_poisoned(&token) {
             return self.refuse(
                 Refusal::TokenInvalid,
-                "Discord rejected this token (401); nothing is forwarded with it until rest-proxy restarts",
+                "Discord rejected this token (401); nothing is forwarded with it until rest-proxy \
+                 restarts or reloads (SIGHUP)",
                 None,
             );
         }
@@ -216,13 +252,32 @@ impl App {
                 return self.refuse(Refusal::Upstream, "Discord did not answer in time", None);
             }
         };
-        self.learn(&token, route, &route_key, &permit, &response)
-            .await;
+        let status = response.status().as_u16();
+        let info = RateLimitHeaders::parse(status, response.headers());
+        let remote = matches!(self.limiter.store(), Store::Redis(_)) && !permit.fallback;
+        let redundant = || {
+            permit
+                .snapshot
+                .is_some_and(|s| s.makes_redundant(&outcome_of(status, &info), Instant::now()))
+        };
+        if remote && routine(status, &info, &permit, &route.major) && !redundant() {
+            // Nothing here can stop the next request: record it after answering, so the client
+            // does not wait for the store (a Redis round trip) on every request. (An answer
+            // that tells the store nothing new is recorded here: it costs no round trip.)
+            let app = Arc::clone(&self);
+            let route = route.clone();
+            tokio::spawn(async move {
+                app.learn(&token, &route, &route_key, &permit, status, info)
+                    .await;
+            });
+        } else {
+            self.learn(&token, route, &route_key, &permit, status, info)
+                .await;
+        }
         // Hop-by-hop headers describe Discord's connection, not the client's.
         for name in ["connection", "keep-alive", "proxy-connection"] {
             response.headers_mut().remove(name);
         }
-        let status = response.status().as_u16();
         if status == 404 && route.webhook.is_some() {
             return self.webhook_not_found(route, response).await;
         }
@@ -247,26 +302,13 @@ impl App {
         route: &Route,
         route_key: &str,
         permit: &Permit,
-        response: &Response<Incoming>,
+        status: u16,
+        info: RateLimitHeaders,
     ) {
-        let status = response.status().as_u16();
-        let info = RateLimitHeaders::parse(status, response.headers());
-        let outcome = match (info.scope, info.retry_after) {
-            (Some(Scope::Global), Some(retry)) => {
-                self.limiter.pause(token, retry).await;
-                Outcome::Release
-            }
-            (Some(_), Some(retry)) => Outcome::Limited(retry),
-            _ => match (info.limit, info.remaining, info.reset_after) {
-                (Some(limit), Some(remaining), Some(reset_after)) => Outcome::Headers {
-                    limit,
-                    remaining,
-                    reset_after,
-                },
-                _ if (200..300).contains(&status) && info.bucket.is_none() => Outcome::Unlimited,
-                _ => Outcome::Release,
-            },
-        };
+        if let (Some(Scope::Global), Some(retry)) = (info.scope, info.retry_after) {
+            self.limiter.pause(token, retry).await;
+        }
+        let outcome = outcome_of(status, &info);
         let learned = info.bucket.as_deref().map(|hash| (route_key, hash));
         if self
             .limiter
@@ -303,7 +345,7 @@ impl App {
                 }
             } else if self.guard.poison_token(token) {
                 tracing::error!(
-                    "Discord answered 401: the token is invalid; refusing its requests until restart"
+                    "Discord answered 401: the token is invalid; refusing its requests until restart or reload (SIGHUP)"
                 );
             }
         }
@@ -333,6 +375,38 @@ impl App {
         }
         Response::from_parts(parts, Either::Right(Full::new(bytes)))
     }
+}
+
+/// What Discord's answer says about the bucket the request was reserved on.
+fn outcome_of(status: u16, info: &RateLimitHeaders) -> Outcome {
+    match (info.scope, info.retry_after) {
+        (Some(Scope::Global), Some(_)) => Outcome::Release,
+        (Some(_), Some(retry)) => Outcome::Limited(retry),
+        _ => match (info.limit, info.remaining, info.reset_after) {
+            (Some(limit), Some(remaining), Some(reset_after)) => Outcome::Headers {
+                limit,
+                remaining,
+                reset_after,
+            },
+            _ if (200..300).contains(&status) && info.bucket.is_none() => Outcome::Unlimited,
+            _ => Outcome::Release,
+        },
+    }
+}
+
+/// Whether Discord's answer can be recorded after the client has it (the shared store costs a
+/// round trip): a success on the bucket the request was reserved on, teaching no new bucket. A probe, a 429, an error (401, 403, 404) or a
+/// bucket change is recorded first, since it decides what the next request of the route may do.
+fn routine(status: u16, info: &RateLimitHeaders, permit: &Permit, major: &str) -> bool {
+    let same_bucket = info.bucket.as_deref().is_none_or(|hash| {
+        permit
+            .bucket
+            .strip_prefix("b:")
+            .and_then(|rest| rest.strip_suffix(major))
+            .and_then(|rest| rest.strip_suffix(':'))
+            == Some(hash)
+    });
+    (200..300).contains(&status) && !permit.probe && info.scope.is_none() && same_bucket
 }
 
 /// `Bot <token>` (unless the token already says `Bot `/`Bearer `) and its id.

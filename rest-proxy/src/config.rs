@@ -1,6 +1,7 @@
 //! Configuration from `AEGIS_REST_*` variables and `DISCORD_TOKEN`.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aegis_service::{ConfigError, Env};
@@ -17,8 +18,16 @@ pub struct Config {
     /// Discord's base URL, scheme and authority (`AEGIS_REST_DISCORD_URL`).
     pub discord_url: Uri,
     /// The bot token added to requests that carry no `Authorization` (`DISCORD_TOKEN`, required by
-    /// [`Config::from_env`]; `None` only in tests, forwarding each request's own header).
+    /// [`Config::from_env`] unless `token_file` is set; `None` only in tests, forwarding each
+    /// request's own header).
     pub token: Option<String>,
+    /// A file holding the bot token (`DISCORD_TOKEN_FILE`, instead of `DISCORD_TOKEN`), read at
+    /// start and again on every reload (SIGHUP), so a rotated token takes effect without a
+    /// restart.
+    pub token_file: Option<PathBuf>,
+    /// Extra PEM certificates to trust for Discord's base URL besides the webpki roots
+    /// (`AEGIS_REST_CA_FILE`): a TLS-intercepting egress proxy, or a test's own CA.
+    pub ca_file: Option<PathBuf>,
     /// Redis holding the shared rate-limit state (`AEGIS_REST_REDIS_URL`).
     pub redis_url: String,
     /// Prefix of every Redis key (`AEGIS_REST_REDIS_PREFIX`), `aegis:ratelimit:`.
@@ -55,6 +64,7 @@ impl std::fmt::Debug for Config {
             .field("ops_addr", &self.ops_addr)
             .field("discord_url", &self.discord_url)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
             .field("redis_url", &self.redis_url)
             .field("redis_prefix", &self.redis_prefix)
             .field("single_instance", &self.single_instance)
@@ -73,7 +83,23 @@ impl Config {
     /// A [`ConfigError`] naming the first variable that is unusable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = Self::for_tests("https://discord.com".parse().unwrap_or_default());
-        let token = Some(env.required("DISCORD_TOKEN", "the bot token")?);
+        let token_file = env.raw("DISCORD_TOKEN_FILE").map(PathBuf::from);
+        let token = match (&token_file, env.raw("DISCORD_TOKEN")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "DISCORD_TOKEN_FILE",
+                    env.raw("DISCORD_TOKEN_FILE").unwrap_or(""),
+                    "DISCORD_TOKEN unset: give the token one way, not both",
+                ));
+            }
+            (Some(path), None) => Some(read_token_file(path).map_err(|err| {
+                ConfigError::invalid("DISCORD_TOKEN_FILE", &path.display().to_string(), err)
+            })?),
+            (None, _) => Some(env.required(
+                "DISCORD_TOKEN",
+                "the bot token (or DISCORD_TOKEN_FILE, a file holding it)",
+            )?),
+        };
         let application_id = match env.raw("AEGIS_REST_APPLICATION_ID") {
             Some(_) => Some(env.parse("AEGIS_REST_APPLICATION_ID", 0, "a snowflake")?),
             None => token.as_deref().and_then(application_id_from_token),
@@ -93,6 +119,20 @@ impl Config {
                 parse_base_url(v)
             })?,
             token,
+            token_file,
+            ca_file: match env.raw("AEGIS_REST_CA_FILE") {
+                None => None,
+                Some(path) => {
+                    crate::upstream::read_ca_file(Path::new(path)).map_err(|reason| {
+                        ConfigError::invalid(
+                            "AEGIS_REST_CA_FILE",
+                            path,
+                            format!("a file of PEM certificates, but it {reason}"),
+                        )
+                    })?;
+                    Some(PathBuf::from(path))
+                }
+            },
             redis_url: env.string("AEGIS_REST_REDIS_URL", "redis://127.0.0.1:6379")?,
             redis_prefix: env.string("AEGIS_REST_REDIS_PREFIX", "aegis:ratelimit:")?,
             single_instance: env.bool("AEGIS_REST_SINGLE_INSTANCE", false)?,
@@ -138,6 +178,8 @@ impl Config {
             ops_addr: ([127, 0, 0, 1], 0).into(),
             discord_url,
             token: None,
+            token_file: None,
+            ca_file: None,
             redis_url: "redis://127.0.0.1:6379".to_owned(),
             redis_prefix: "aegis:ratelimit:".to_owned(),
             single_instance: false,
@@ -151,6 +193,17 @@ impl Config {
             application_id: None,
         }
     }
+}
+
+/// Reads a token file: its content without surrounding whitespace, which must not be empty.
+pub(crate) fn read_token_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("a readable file holding the bot token ({err})"))?;
+    let token = text.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err("a file holding the bot token and nothing else".to_owned());
+    }
+    Ok(token.to_owned())
 }
 
 /// Checks a base URL: `http` or `https`, an authority, nothing else.
@@ -229,10 +282,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("AEGIS_REST_DISCORD_URL"), "{err}");
+        let err = Config::from_env(&env(&[("AEGIS_REST_CA_FILE", "/nonexistent/ca.pem")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("AEGIS_REST_CA_FILE=\"/nonexistent/ca.pem\" is invalid")
+                && err.contains("cannot be read"),
+            "{err}"
+        );
         let err = Config::from_env(&env(&[("AEGIS_REST_INVALID_REQUEST_LIMIT", "10000")]))
             .unwrap_err()
             .to_string();
         assert!(err.contains("AEGIS_REST_INVALID_REQUEST_LIMIT"), "{err}");
+    }
+
+    #[test]
+    fn the_token_can_come_from_a_file() {
+        let path = std::env::temp_dir().join(format!("aegis-token-{}", std::process::id()));
+        std::fs::write(&path, "file-token\n").unwrap();
+        let file = path.to_str().unwrap();
+        let config = Config::from_env(&Env::from_pairs([("DISCORD_TOKEN_FILE", file)])).unwrap();
+        assert_eq!(config.token.as_deref(), Some("file-token"));
+        assert_eq!(config.token_file.as_deref(), Some(path.as_path()));
+        let both = Config::from_env(&Env::from_pairs([
+            ("DISCORD_TOKEN_FILE", file),
+            ("DISCORD_TOKEN", "t"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("not both"), "{both}");
+        std::fs::write(&path, "  \n").unwrap();
+        let empty = Config::from_env(&Env::from_pairs([("DISCORD_TOKEN_FILE", file)]))
+            .unwrap_err()
+            .to_string();
+        assert!(empty.starts_with("DISCORD_TOKEN_FILE="), "{empty}");
+        std::fs::remove_file(&path).unwrap();
+        let missing = Config::from_env(&Env::from_pairs([("DISCORD_TOKEN_FILE", file)]))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("readable file"), "{missing}");
     }
 
     #[test]

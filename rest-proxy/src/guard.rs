@@ -15,7 +15,7 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// Stops forwarding for `token` (after a 401), until restart.
+    /// Stops forwarding for `token` (after a 401), until restart or reload.
     pub(crate) fn poison_token(&self, token: &str) -> bool {
         self.tokens
             .lock()
@@ -46,6 +46,16 @@ impl Guard {
             || webhook
                 .split_once(':')
                 .is_some_and(|(id, _)| webhooks.contains(id))
+    }
+
+    /// Forgets every poisoned token and webhook (a reload: the operator fixed the token or the
+    /// webhooks); returns how many of each were forgiven.
+    pub(crate) fn forgive(&self) -> (usize, usize) {
+        let tokens =
+            std::mem::take(&mut *self.tokens.lock().unwrap_or_else(PoisonError::into_inner));
+        let webhooks =
+            std::mem::take(&mut *self.webhooks.lock().unwrap_or_else(PoisonError::into_inner));
+        (tokens.len(), webhooks.len())
     }
 
     /// Sets the invalid-request count of the window.
@@ -85,6 +95,8 @@ mod tests {
         assert!(guard.webhook_poisoned("2:any"));
         guard.poison_token("t");
         assert!(guard.token_poisoned("t"));
+        assert_eq!(guard.forgive(), (1, 2));
+        assert!(!guard.token_poisoned("t") && !guard.webhook_poisoned("2:any"));
         assert_eq!(token_id("a"), token_id("a"));
         assert_ne!(token_id("a"), token_id("b"));
     }

@@ -59,7 +59,7 @@ pub enum Error {
     Redis(#[from] redis::RedisError),
     /// TLS could not be set up.
     #[error("cannot set up TLS for Discord: {0}")]
-    Tls(#[from] rustls::Error),
+    Tls(#[from] upstream::TlsError),
     /// A task of the proxy failed.
     #[error("a rest-proxy task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -68,6 +68,7 @@ pub enum Error {
 /// A running proxy, for tests and embedding.
 #[derive(Debug)]
 pub struct Handle {
+    app: Arc<app::App>,
     addr: SocketAddr,
     ops_addr: SocketAddr,
     readiness: Readiness,
@@ -85,6 +86,12 @@ impl Handle {
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub fn ops_addr(&self) -> SocketAddr {
         self.ops_addr
+    }
+
+    /// Reloads as SIGHUP does: reads `DISCORD_TOKEN_FILE` again (when configured) and forgets
+    /// every token that got a 401 and every webhook that got a 404.
+    pub fn reload(&self) {
+        self.app.reload();
     }
 
     /// Whether `/readyz` answers 200.
@@ -127,7 +134,11 @@ async fn start_with(config: Config, shutdown: CancellationToken) -> Result<Handl
             probe_lease,
         ))
     } else {
-        let client = redis::Client::open(config.redis_url.as_str())?;
+        // TCP_NODELAY: reservations and completions are small writes pipelined on one
+        // connection; Nagle would hold one back until the previous answer's ACK.
+        let info = redis::IntoConnectionInfo::into_connection_info(config.redis_url.as_str())?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info)?;
         let manager_config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))
@@ -169,17 +180,22 @@ async fn start_with(config: Config, shutdown: CancellationToken) -> Result<Handl
     )
     .await?;
     let app = Arc::new(app::App {
-        auth: config.token.as_deref().and_then(app::authorization),
-        upstream: upstream::client()?,
-        limiter: Arc::new(Limiter::new(store)),
+        auth: std::sync::RwLock::new(config.token.as_deref().and_then(app::authorization)),
+        upstream: upstream::client(config.ca_file.as_deref())?,
+        limiter: Arc::new(Limiter::new(store, metrics.completions_skipped.clone())),
         guard: guard::Guard::default(),
         metrics,
         config,
     });
     tokio::spawn(server::upkeep(Arc::clone(&app), shutdown.clone()));
-    let task = tokio::spawn(server::accept_loop(listener, app, shutdown.clone()));
+    let task = tokio::spawn(server::accept_loop(
+        listener,
+        Arc::clone(&app),
+        shutdown.clone(),
+    ));
     tracing::info!(%addr, "rest-proxy listening");
     Ok(Handle {
+        app,
         addr,
         ops_addr: ops.local_addr(),
         readiness,
@@ -189,7 +205,45 @@ async fn start_with(config: Config, shutdown: CancellationToken) -> Result<Handl
     })
 }
 
-/// Serves until `shutdown` is cancelled (the binary's entry point).
+/// SIGHUP as a stream of reloads, listened for before the proxy starts so that no SIGHUP in
+/// between takes its default action (ending the process).
+struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::hangup())
+                .map_err(|err| {
+                    tracing::warn!(error = %err, "cannot listen for SIGHUP; reloads need a restart");
+                })
+                .ok();
+            Self { signal }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Reloads `handle` on every SIGHUP until `shutdown`.
+    async fn serve(self, handle: &Handle, shutdown: &CancellationToken) {
+        #[cfg(unix)]
+        if let Some(mut hangups) = self.signal {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    Some(()) = hangups.recv() => handle.reload(),
+                }
+            }
+        }
+        shutdown.cancelled().await;
+    }
+}
+
+/// Serves until `shutdown` is cancelled (the binary's entry point); SIGHUP reloads.
 ///
 /// # Errors
 ///
@@ -200,8 +254,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             "DISCORD_TOKEN is not set: requests are forwarded with their own Authorization only"
         );
     }
+    let hangups = Hangups::listen();
     let handle = start_with(config, shutdown.clone()).await?;
-    shutdown.cancelled().await;
+    hangups.serve(&handle, &shutdown).await;
     handle.readiness.drain();
     handle.shutdown().await;
     Ok(())

@@ -2,6 +2,11 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: every request allocates its head, body, route keys and two HTTP exchanges' buffers;
+/// glibc malloc was a sixth of the process's CPU at full load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     aegis_service::run_service(
         "rest-proxy",

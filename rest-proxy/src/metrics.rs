@@ -36,6 +36,8 @@ pub(crate) struct Metrics {
     pub(crate) invalid_window: Gauge,
     pub(crate) bucket_changes: Counter,
     pub(crate) fallback: Counter,
+    pub(crate) completions_skipped: Counter,
+    pub(crate) reloads: Counter,
 }
 
 fn buckets() -> impl Iterator<Item = f64> {
@@ -58,6 +60,8 @@ impl Metrics {
             invalid_window: Gauge::default(),
             bucket_changes: Counter::default(),
             fallback: Counter::default(),
+            completions_skipped: Counter::default(),
+            reloads: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("rest");
         r.register(
@@ -99,6 +103,16 @@ impl Metrics {
             "redis_fallback",
             "Reservations decided in memory because Redis was unreachable",
             metrics.fallback.clone(),
+        );
+        r.register(
+            "redis_completions_skipped",
+            "Discord answers not written back to Redis because the reservation already held them",
+            metrics.completions_skipped.clone(),
+        );
+        r.register(
+            "reloads",
+            "Reloads (SIGHUP): token file re-read, 401 and webhook-404 marks forgotten",
+            metrics.reloads.clone(),
         );
         metrics
     }

@@ -1,5 +1,6 @@
 //! The pooled HTTP(S) client to Discord and what its responses say about rate limits.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,22 +11,70 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
 
 /// The client type: keep-alive pool, HTTP/1.1, TLS through rustls (ring, webpki roots).
 pub(crate) type Upstream = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// Builds the pooled client.
-pub(crate) fn client() -> Result<Upstream, rustls::Error> {
+/// Why the TLS setup for Discord failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// rustls refused the configuration.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+    /// `AEGIS_REST_CA_FILE` could not be used.
+    #[error("AEGIS_REST_CA_FILE {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// The PEM certificates of `path`, at least one.
+pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|err| format!("cannot be read ({err})"))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("is not PEM ({err})"))?;
+    if certificates.is_empty() {
+        return Err("holds no PEM certificate".to_owned());
+    }
+    Ok(certificates)
+}
+
+/// Builds the pooled client. TLS trusts the webpki roots (Mozilla's, compiled in), plus the
+/// certificates of `ca_file` when given (a TLS-intercepting egress proxy, or the tests' own CA).
+pub(crate) fn client(ca_file: Option<&Path>) -> Result<Upstream, TlsError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_keepalive(Some(Duration::from_secs(60)));
     http.set_connect_timeout(Some(Duration::from_secs(10)));
-    let https = HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))?
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = match ca_file {
+        None => HttpsConnectorBuilder::new().with_provider_and_webpki_roots(provider)?,
+        Some(path) => {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let extra = read_ca_file(path).map_err(|reason| TlsError::CaFile {
+                path: path.display().to_string(),
+                reason,
+            })?;
+            for certificate in extra {
+                roots.add(certificate)?;
+            }
+            let config = ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            HttpsConnectorBuilder::new().with_tls_config(config)
+        }
+    };
+    let https = builder.https_or_http().enable_http1().wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)

@@ -254,3 +254,64 @@ async fn a_shared_scope_429_closes_the_bucket_without_counting_as_invalid() {
     proxy.shutdown().await;
     sim.shutdown().await.unwrap();
 }
+
+/// The direct client of the simulator that a second, non-Aegis user of the token would be.
+fn outside_client(sim: &discord_sim::SimHandle) -> Http {
+    let addr = sim
+        .http_url()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("simulator address");
+    Http::new(addr)
+}
+
+#[tokio::test]
+async fn answers_that_repeat_the_reservation_skip_redis_and_others_are_learned() {
+    let sim = sim(|c| {
+        c.ratelimits = limits(vec![RouteLimit::new(
+            "GET channels/:major/messages",
+            10,
+            Duration::from_secs(2),
+            "skiphash",
+        )]);
+    })
+    .await;
+    let proxy = proxy(config(&sim)).await;
+    let http = Http::new(proxy.addr());
+    let channel = channels(&sim)[0];
+    let path = format!("/api/v10/channels/{channel}/messages?limit=1");
+    for _ in 0..4 {
+        assert_eq!(http.send(Method::GET, &path, None, &[]).await.status, 200);
+    }
+    let metrics = common::metrics(&proxy).await;
+    assert!(
+        metrics.contains("aegis_rest_redis_completions_skipped_total 3"),
+        "the first answer teaches the bucket, the next three repeat what Redis holds: {metrics}"
+    );
+    // Another client of the same token drains the bucket behind the proxy's back: the next
+    // answer says fewer remain than Redis counted, so it is written back, and the proxy waits
+    // for the window instead of sending into a 429.
+    let auth = format!("Bot {}", sim.token());
+    let outside = outside_client(&sim);
+    for _ in 0..5 {
+        let reply = outside
+            .send(Method::GET, &path, None, &[("authorization", &auth)])
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(http.send(Method::GET, &path, None, &[]).await.status, 200);
+    }
+    assert_eq!(
+        sim_429(&sim, "user"),
+        0,
+        "no request went into the drained bucket"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the last request waited for the window to reset"
+    );
+    proxy.shutdown().await;
+    sim.shutdown().await.unwrap();
+}

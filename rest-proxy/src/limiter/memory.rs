@@ -143,6 +143,7 @@ impl MemoryStore {
             Mode::Free => Decision::Go {
                 probe: false,
                 epoch: b.epoch,
+                snapshot: None,
             },
             Mode::Take => {
                 b.remaining -= 1;
@@ -150,6 +151,7 @@ impl MemoryStore {
                 Decision::Go {
                     probe: false,
                     epoch: b.epoch,
+                    snapshot: None,
                 }
             }
             Mode::Probe => {
@@ -157,6 +159,7 @@ impl MemoryStore {
                 Decision::Go {
                     probe: true,
                     epoch: b.epoch,
+                    snapshot: None,
                 }
             }
         }

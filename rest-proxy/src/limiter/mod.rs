@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::time::Instant;
 
 pub(crate) use memory::MemoryStore;
@@ -46,6 +47,9 @@ pub(crate) enum Decision {
         /// The bucket's window generation when reserved: a response from an older window says
         /// nothing about the current one.
         epoch: u64,
+        /// The bucket as the store left it, when the store is remote: a response that tells it
+        /// nothing new is then not sent back to it.
+        snapshot: Option<Snapshot>,
     },
     /// Known wait (bucket reset, global window, global pause).
     Wait(Duration),
@@ -53,6 +57,66 @@ pub(crate) enum Decision {
     Pending(Duration),
     /// The route's bucket changed since it was resolved: resolve it again.
     Stale,
+}
+
+/// How much later than the store's reset an answer's reset may be and still describe the same
+/// window: network and scheduling delays, far below Discord's shortest window (1 s).
+pub(crate) const SAME_WINDOW: Duration = Duration::from_millis(20);
+
+/// A bucket as a remote store left it right after a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Snapshot {
+    /// A counted window.
+    Counted {
+        /// Requests per window.
+        limit: u32,
+        /// Requests left after this reservation.
+        remaining: u32,
+        /// When the window resets, on this process's clock.
+        reset_at: Instant,
+    },
+    /// A route without a per-route limit, known to be so until then.
+    Unlimited {
+        /// When the store stops treating the bucket as unlimited.
+        until: Instant,
+    },
+}
+
+impl Snapshot {
+    /// Whether `outcome`, for a request reserved with this snapshot in the same window, tells
+    /// the store nothing it needs: the same limit, a count no lower than the one the store
+    /// already holds (the store keeps the lower), and a reset within [`SAME_WINDOW`] of the one
+    /// it holds; or an unlimited route still known as such for a minute.
+    ///
+    /// Why a reset a little later than the store's may be dropped: every reset the store holds
+    /// was computed as "Redis's now + Discord's reset-after" after Discord answered, so it is
+    /// never earlier than Discord's real reset; a second answer of the same window only carries
+    /// a different delay. A reset later by more than the tolerance is another window, and is
+    /// written.
+    pub(crate) fn makes_redundant(&self, outcome: &Outcome, now: Instant) -> bool {
+        match (*self, *outcome) {
+            (
+                Self::Counted {
+                    limit,
+                    remaining,
+                    reset_at,
+                },
+                Outcome::Headers {
+                    limit: told_limit,
+                    remaining: told_remaining,
+                    reset_after,
+                },
+            ) => {
+                limit == told_limit
+                    && told_remaining >= remaining
+                    && now + reset_after <= reset_at + SAME_WINDOW
+            }
+            (Self::Unlimited { until }, Outcome::Unlimited) => {
+                until.saturating_duration_since(now) >= Duration::from_secs(60)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What Discord's response says about the bucket a request was reserved on.
@@ -95,6 +159,8 @@ pub(crate) struct Permit {
     pub(crate) epoch: u64,
     /// Whether the in-memory fallback granted it (Redis unreachable).
     pub(crate) fallback: bool,
+    /// The bucket as the remote store left it (see [`Snapshot`]).
+    pub(crate) snapshot: Option<Snapshot>,
     /// Time spent queued.
     pub(crate) queued: Duration,
 }
@@ -117,15 +183,18 @@ pub(crate) struct Limiter {
     /// the request was not reserved on (first answer of a route, hash change), the others in
     /// flight may count against that bucket too.
     in_flight: Mutex<HashMap<String, u32>>,
+    /// Counts answers not written back to the remote store (see [`Snapshot`]).
+    skipped: Counter,
 }
 
 impl Limiter {
-    /// A limiter over `store`.
-    pub(crate) fn new(store: Store) -> Self {
+    /// A limiter over `store`, counting skipped write-backs in `skipped`.
+    pub(crate) fn new(store: Store, skipped: Counter) -> Self {
         Self {
             store,
             queues: Mutex::default(),
             in_flight: Mutex::default(),
+            skipped,
         }
     }
 
@@ -220,7 +289,11 @@ impl Limiter {
             };
             let now = Instant::now();
             match decision {
-                Decision::Go { probe, epoch } => {
+                Decision::Go {
+                    probe,
+                    epoch,
+                    snapshot,
+                } => {
                     {
                         *self
                             .in_flight
@@ -234,6 +307,7 @@ impl Limiter {
                         probe,
                         epoch,
                         fallback,
+                        snapshot,
                         queued: now - start,
                     });
                 }
@@ -318,7 +392,20 @@ impl Limiter {
         match (&self.store, permit.fallback) {
             (Store::Memory(m), _) => m.complete(token, bucket, outcome, probe, epoch),
             (Store::Redis(r), true) => r.fallback.complete(token, bucket, outcome, probe, epoch),
-            (Store::Redis(r), false) => r.complete(token, bucket, outcome, probe, epoch).await,
+            (Store::Redis(r), false) => {
+                // Most answers repeat what the reservation already left in Redis: skip the
+                // round trip (and half of Redis's work per request) for those.
+                let redundant = own
+                    && !probe
+                    && permit
+                        .snapshot
+                        .is_some_and(|s| s.makes_redundant(outcome, Instant::now()));
+                if redundant {
+                    self.skipped.inc();
+                } else {
+                    r.complete(token, bucket, outcome, probe, epoch).await;
+                }
+            }
         }
     }
 

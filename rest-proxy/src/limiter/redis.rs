@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use aegis_service::Readiness;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use super::memory::MemoryStore;
-use super::{Decision, INVALID_SLOTS, Outcome, UNLIMITED_FOR, scripts};
+use super::{Decision, INVALID_SLOTS, Outcome, Snapshot, UNLIMITED_FOR, scripts};
 
 /// The Redis-backed store.
 pub(crate) struct RedisStore {
@@ -147,7 +149,10 @@ impl RedisStore {
             self.members.fetch_add(1, Ordering::Relaxed)
         );
         let mut conn = self.conn.clone();
-        let result: redis::RedisResult<(u8, u64, u64)> = self
+        // Taken before asking: times Redis reports relative to its "now" then land no later
+        // here than they are, so a snapshot never claims a reset later than Redis holds.
+        let asked = Instant::now();
+        let result: redis::RedisResult<Vec<i64>> = self
             .reserve
             .key(self.key("bucket", &format!("{{{token}}}:{bucket}")))
             .key(self.key("global", &format!("{{{token}}}")))
@@ -161,26 +166,10 @@ impl RedisStore {
             .arg(hash.unwrap_or(""))
             .invoke_async(&mut conn)
             .await;
-        match self.check(result) {
-            Some((0, probe, epoch)) => (
-                Decision::Go {
-                    probe: probe == 1,
-                    epoch,
-                },
-                true,
-            ),
-            Some((3, _, _)) => (Decision::Stale, true),
-            Some((1, ms, _)) => (Decision::Wait(Duration::from_millis(ms.max(1))), true),
-            Some((_, ms, _)) => (
-                Decision::Pending(
-                    Duration::from_millis(ms)
-                        .min(super::POLL)
-                        .max(Duration::from_millis(1)),
-                ),
-                true,
-            ),
-            None => (self.fallback.reserve(token, None, bucket, global), false),
-        }
+        let Some(reply) = self.check(result) else {
+            return (self.fallback.reserve(token, None, bucket, global), false);
+        };
+        (decision(&reply, asked), true)
     }
 
     /// See [`MemoryStore::complete`].
@@ -327,6 +316,43 @@ impl RedisStore {
             Some(counts) => counts.into_iter().flatten().sum(),
             None => self.fallback.invalid_count(),
         }
+    }
+}
+
+/// The reservation script's answer (see [`scripts::RESERVE`]).
+fn decision(reply: &[i64], asked: Instant) -> Decision {
+    let value = |i: usize| reply.get(i).copied().unwrap_or(-1);
+    let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(0));
+    match value(0) {
+        0 => {
+            let (limit, remaining, reset_in, unlimited_in) =
+                (value(3), value(4), value(5), value(6));
+            let snapshot = if unlimited_in >= 0 {
+                Some(Snapshot::Unlimited {
+                    until: asked + ms(unlimited_in),
+                })
+            } else if let (Ok(limit), Ok(remaining), true) = (
+                u32::try_from(limit),
+                u32::try_from(remaining),
+                reset_in >= 0,
+            ) {
+                Some(Snapshot::Counted {
+                    limit,
+                    remaining,
+                    reset_at: asked + ms(reset_in),
+                })
+            } else {
+                None
+            };
+            Decision::Go {
+                probe: value(1) == 1,
+                epoch: u64::try_from(value(2)).unwrap_or(0),
+                snapshot,
+            }
+        }
+        3 => Decision::Stale,
+        1 => Decision::Wait(ms(value(1)).max(Duration::from_millis(1))),
+        _ => Decision::Pending(ms(value(1)).min(super::POLL).max(Duration::from_millis(1))),
     }
 }
 

@@ -4,7 +4,9 @@
 /// KEYS: bucket, global sorted set, pause, route. ARGV: global (0/1), global limit, window ms,
 /// probe lease ms, unique member, the route's bucket hash as resolved (empty: none); 3 when the
 /// route maps elsewhere now (stale). Returns `{code, ms}`: 0 go (ms 1 for a probe), 1 wait ms,
-/// 2 pending (poll again); a third value on go: the bucket's window generation (epoch).
+/// 2 pending (poll again); on go also the bucket's window generation (epoch) and what the
+/// reservation left: limit, remaining, ms until the reset, ms until no longer unlimited (each -1
+/// when not known), so an answer that repeats them need not be written back.
 pub(crate) const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -51,13 +53,15 @@ end
 if mode == 'take' then
   redis.call('HSET', KEYS[1], 'remaining', remaining - 1, 'reset', reset, 'epoch', epoch)
   redis.call('PEXPIRE', KEYS[1], 3600000)
-  return {0, 0, epoch}
+  local reset_in = -1
+  if reset > 0 then reset_in = reset - now end
+  return {0, 0, epoch, limit, remaining - 1, reset_in, -1}
 elseif mode == 'probe' then
   redis.call('HSET', KEYS[1], 'probe', now + tonumber(ARGV[4]))
   redis.call('PEXPIRE', KEYS[1], 3600000)
-  return {0, 1, epoch}
+  return {0, 1, epoch, -1, -1, -1, -1}
 end
-return {0, 0, epoch}
+return {0, 0, epoch, -1, -1, -1, unlimited - now}
 ";
 
 /// KEYS: bucket. ARGV: outcome (`headers`, `unlimited`, `limited`, `release`), was probe (0/1),
