@@ -182,7 +182,11 @@ async fn start_with(config: Config, shutdown: CancellationToken) -> Result<Handl
     let app = Arc::new(app::App {
         auth: std::sync::RwLock::new(config.token.as_deref().and_then(app::authorization)),
         upstream: upstream::client(config.ca_file.as_deref())?,
-        limiter: Arc::new(Limiter::new(store, metrics.completions_skipped.clone())),
+        limiter: Arc::new(Limiter::new(
+            store,
+            metrics.completions_skipped.clone(),
+            metrics.batched.clone(),
+        )),
         guard: guard::Guard::default(),
         metrics,
         config,

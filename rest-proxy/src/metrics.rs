@@ -37,6 +37,7 @@ pub(crate) struct Metrics {
     pub(crate) bucket_changes: Counter,
     pub(crate) fallback: Counter,
     pub(crate) completions_skipped: Counter,
+    pub(crate) batched: Counter,
     pub(crate) reloads: Counter,
 }
 
@@ -61,6 +62,7 @@ impl Metrics {
             bucket_changes: Counter::default(),
             fallback: Counter::default(),
             completions_skipped: Counter::default(),
+            batched: Counter::default(),
             reloads: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("rest");
@@ -108,6 +110,11 @@ impl Metrics {
             "redis_completions_skipped",
             "Discord answers not written back to Redis because the reservation already held them",
             metrics.completions_skipped.clone(),
+        );
+        r.register(
+            "redis_batched_reservations",
+            "Reservations granted to a queue's head for a request behind it (no round trip of its own)",
+            metrics.batched.clone(),
         );
         r.register(
             "reloads",

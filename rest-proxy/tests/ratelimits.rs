@@ -315,3 +315,59 @@ async fn answers_that_repeat_the_reservation_skip_redis_and_others_are_learned()
     proxy.shutdown().await;
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_burst_on_one_route_is_reserved_in_batches_and_keeps_its_order() {
+    let sim = sim(|c| {
+        c.ratelimits = limits(vec![RouteLimit::new(
+            "POST channels/:major/messages",
+            10,
+            Duration::from_millis(300),
+            "batchhash",
+        )]);
+    })
+    .await;
+    let proxy = proxy(config(&sim)).await;
+    let http = Http::new(proxy.addr());
+    let channel = channels(&sim)[0];
+    // The first request teaches the bucket; the others queue for its windows of ten. Each time
+    // a window opens, the queue's head reserves for itself and those behind it at once.
+    let mut tasks = Vec::new();
+    for i in 0..31_u32 {
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post_message(channel, &format!("{i}")).await.status
+        }));
+        common::pause(1).await;
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(sim_429(&sim, "user"), 0);
+    let metrics = common::metrics(&proxy).await;
+    let batched: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("aegis_rest_redis_batched_reservations_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the batched counter");
+    assert!(
+        batched >= 15,
+        "queued requests took reservations their head asked Redis for: {batched}"
+    );
+    let order: Vec<i64> = sim
+        .rest_calls()
+        .iter()
+        .filter(|c| c.method == "POST")
+        .map(|c| c.body["content"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(order.len(), 31);
+    for (position, sent) in order.iter().enumerate() {
+        let position = i64::try_from(position).unwrap();
+        assert!(
+            (position - sent).abs() < 10,
+            "request {sent} reached Discord at position {position}: {order:?}"
+        );
+    }
+    proxy.shutdown().await;
+    sim.shutdown().await.unwrap();
+}

@@ -144,6 +144,7 @@ impl MemoryStore {
                 probe: false,
                 epoch: b.epoch,
                 snapshot: None,
+                granted: 1,
             },
             Mode::Take => {
                 b.remaining -= 1;
@@ -152,6 +153,7 @@ impl MemoryStore {
                     probe: false,
                     epoch: b.epoch,
                     snapshot: None,
+                    granted: 1,
                 }
             }
             Mode::Probe => {
@@ -160,6 +162,7 @@ impl MemoryStore {
                     probe: true,
                     epoch: b.epoch,
                     snapshot: None,
+                    granted: 1,
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! and consumes them together.
 
 mod memory;
+mod queue;
 mod redis;
 mod scripts;
 
@@ -21,6 +22,7 @@ use tokio::time::Instant;
 pub(crate) use memory::MemoryStore;
 pub(crate) use redis::RedisStore;
 
+use queue::{Granted, RouteQueue};
 /// Longest sleep while a bucket waits on a response elsewhere (a probe, a window's first reply).
 pub(crate) const POLL: Duration = Duration::from_millis(20);
 /// How long a route answered without rate-limit headers is treated as having none.
@@ -50,6 +52,8 @@ pub(crate) enum Decision {
         /// The bucket as the store left it, when the store is remote: a response that tells it
         /// nothing new is then not sent back to it.
         snapshot: Option<Snapshot>,
+        /// Reservations granted, this one included (more than one when asked for a batch).
+        granted: u32,
     },
     /// Known wait (bucket reset, global window, global pause).
     Wait(Duration),
@@ -178,23 +182,27 @@ pub(crate) struct DeadlineExceeded {
 #[derive(Debug)]
 pub(crate) struct Limiter {
     store: Store,
-    queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    queues: Mutex<HashMap<String, Arc<RouteQueue>>>,
     /// Requests in flight by token and top-level resource: when a response teaches a bucket
     /// the request was not reserved on (first answer of a route, hash change), the others in
     /// flight may count against that bucket too.
     in_flight: Mutex<HashMap<String, u32>>,
     /// Counts answers not written back to the remote store (see [`Snapshot`]).
     skipped: Counter,
+    /// Counts reservations taken from a queue's stash (see [`queue`]).
+    batched: Counter,
 }
 
 impl Limiter {
-    /// A limiter over `store`, counting skipped write-backs in `skipped`.
-    pub(crate) fn new(store: Store, skipped: Counter) -> Self {
+    /// A limiter over `store`, counting skipped write-backs in `skipped` and reservations
+    /// served from a batch in `batched`.
+    pub(crate) fn new(store: Store, skipped: Counter, batched: Counter) -> Self {
         Self {
             store,
             queues: Mutex::default(),
             in_flight: Mutex::default(),
             skipped,
+            batched,
         }
     }
 
@@ -256,7 +264,7 @@ impl Limiter {
     #[allow(clippy::too_many_arguments)]
     async fn wait_turn(
         &self,
-        queue: &tokio::sync::Mutex<()>,
+        queue: &Arc<RouteQueue>,
         token: &str,
         route_key: &str,
         major: &str,
@@ -268,9 +276,22 @@ impl Limiter {
             waited: start.elapsed(),
             retry_after,
         };
-        let Ok(_turn) = tokio::time::timeout_at(deadline, queue.lock()).await else {
+        let Ok(mut turn) = tokio::time::timeout_at(deadline, queue.turn.lock()).await else {
             return Err(exceeded(None));
         };
+        if let Some(granted) = turn.take(Instant::now()) {
+            // Reserved by an earlier head of this queue for the requests behind it.
+            self.batched.inc();
+            self.count_in_flight(token, major);
+            return Ok(Permit {
+                bucket: granted.bucket,
+                probe: false,
+                epoch: granted.epoch,
+                fallback: false,
+                snapshot: granted.snapshot,
+                queued: start.elapsed(),
+            });
+        }
         loop {
             // Resolved again on every attempt: the bucket may be learned while this waits.
             // The store reserves only if the route still maps to `hash` (atomically), so no
@@ -283,7 +304,11 @@ impl Limiter {
                     false,
                 ),
                 Store::Redis(r) => {
-                    let (d, by_redis) = r.reserve(token, route_key, hash, &bucket, global).await;
+                    // The map holds one reference, each request of the route one.
+                    let want = queue::batch_size(Arc::strong_count(queue).saturating_sub(1));
+                    let (d, by_redis) = r
+                        .reserve(token, route_key, hash, &bucket, global, want)
+                        .await;
                     (d, !by_redis)
                 }
             };
@@ -293,15 +318,18 @@ impl Limiter {
                     probe,
                     epoch,
                     snapshot,
+                    granted,
                 } => {
-                    {
-                        *self
-                            .in_flight
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .entry(format!("{token}:{major}"))
-                            .or_default() += 1;
+                    if granted > 1 {
+                        let extra = Granted {
+                            bucket: bucket.clone(),
+                            epoch,
+                            snapshot,
+                            at: now,
+                        };
+                        turn.put(&extra, granted - 1);
                     }
+                    self.count_in_flight(token, major);
                     return Ok(Permit {
                         bucket,
                         probe,
@@ -331,6 +359,16 @@ impl Limiter {
                 }
             }
         }
+    }
+
+    /// One more request in flight on `token`'s top-level resource `major`.
+    fn count_in_flight(&self, token: &str, major: &str) {
+        *self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(format!("{token}:{major}"))
+            .or_default() += 1;
     }
 
     /// Records Discord's answer to a request reserved with `permit`: `outcome` goes to the

@@ -131,7 +131,8 @@ impl RedisStore {
         self.check(result);
     }
 
-    /// See [`MemoryStore::reserve`]; the second value says whether Redis decided.
+    /// See [`MemoryStore::reserve`], for up to `want` requests of the route at once; the second
+    /// value says whether Redis decided.
     pub(crate) async fn reserve(
         &self,
         token: &str,
@@ -139,6 +140,7 @@ impl RedisStore {
         hash: Option<&str>,
         bucket: &str,
         global: bool,
+        want: u32,
     ) -> (Decision, bool) {
         if !self.healthy() {
             return (self.fallback.reserve(token, None, bucket, global), false);
@@ -164,6 +166,7 @@ impl RedisStore {
             .arg(self.probe_lease_ms)
             .arg(member)
             .arg(hash.unwrap_or(""))
+            .arg(want)
             .invoke_async(&mut conn)
             .await;
         let Some(reply) = self.check(result) else {
@@ -348,6 +351,7 @@ fn decision(reply: &[i64], asked: Instant) -> Decision {
                 probe: value(1) == 1,
                 epoch: u64::try_from(value(2)).unwrap_or(0),
                 snapshot,
+                granted: u32::try_from(value(7)).unwrap_or(1).max(1),
             }
         }
         3 => Decision::Stale,

@@ -2,11 +2,13 @@
 //! Redis's own clock (`TIME`) so instances on different hosts agree.
 
 /// KEYS: bucket, global sorted set, pause, route. ARGV: global (0/1), global limit, window ms,
-/// probe lease ms, unique member, the route's bucket hash as resolved (empty: none); 3 when the
-/// route maps elsewhere now (stale). Returns `{code, ms}`: 0 go (ms 1 for a probe), 1 wait ms,
-/// 2 pending (poll again); on go also the bucket's window generation (epoch) and what the
-/// reservation left: limit, remaining, ms until the reset, ms until no longer unlimited (each -1
-/// when not known), so an answer that repeats them need not be written back.
+/// probe lease ms, unique member, the route's bucket hash as resolved (empty: none), how many
+/// reservations are wanted (the queue's head and those behind it). Returns `{code, ms}`: 0 go
+/// (ms 1 for a probe), 1 wait ms, 2 pending (poll again), 3 the route maps elsewhere now
+/// (stale); on go also the bucket's window generation (epoch), what the reservation left (limit,
+/// remaining, ms until the reset, ms until no longer unlimited; each -1 when not known, so an
+/// answer that repeats them need not be written back) and how many were granted (at least 1,
+/// at most wanted; a probe is always alone).
 pub(crate) const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -23,13 +25,17 @@ local reset = tonumber(b[3]) or 0
 local probe = tonumber(b[4]) or 0
 local unlimited = tonumber(b[5]) or 0
 local epoch = tonumber(b[6]) or 0
+local want = math.max(1, tonumber(ARGV[7]) or 1)
+local n = 1
 local mode
 if unlimited > now then
   mode = 'free'
+  n = want
 elseif limit ~= nil then
   if reset > 0 and reset <= now then remaining = limit; reset = 0; epoch = epoch + 1 end
   if remaining > 0 then
     mode = 'take'
+    n = math.min(want, remaining)
   elseif reset > 0 then
     return {1, math.max(1, reset - now), 0}
   else
@@ -43,25 +49,32 @@ end
 if global then
   local window = tonumber(ARGV[3])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+  local room = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[2])
+  if room <= 0 then
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
     return {1, math.max(1, tonumber(first[2]) + window - now), 0}
   end
-  redis.call('ZADD', KEYS[2], now, ARGV[5])
+  n = math.min(n, room)
+  local entries = {}
+  for i = 1, n do
+    entries[2 * i - 1] = now
+    entries[2 * i] = ARGV[5] .. ':' .. i
+  end
+  redis.call('ZADD', KEYS[2], unpack(entries))
   redis.call('PEXPIRE', KEYS[2], window * 2)
 end
 if mode == 'take' then
-  redis.call('HSET', KEYS[1], 'remaining', remaining - 1, 'reset', reset, 'epoch', epoch)
+  redis.call('HSET', KEYS[1], 'remaining', remaining - n, 'reset', reset, 'epoch', epoch)
   redis.call('PEXPIRE', KEYS[1], 3600000)
   local reset_in = -1
   if reset > 0 then reset_in = reset - now end
-  return {0, 0, epoch, limit, remaining - 1, reset_in, -1}
+  return {0, 0, epoch, limit, remaining - n, reset_in, -1, n}
 elseif mode == 'probe' then
   redis.call('HSET', KEYS[1], 'probe', now + tonumber(ARGV[4]))
   redis.call('PEXPIRE', KEYS[1], 3600000)
-  return {0, 1, epoch, -1, -1, -1, -1}
+  return {0, 1, epoch, -1, -1, -1, -1, 1}
 end
-return {0, 0, epoch, -1, -1, -1, unlimited - now}
+return {0, 0, epoch, -1, -1, -1, unlimited - now, n}
 ";
 
 /// KEYS: bucket. ARGV: outcome (`headers`, `unlimited`, `limited`, `release`), was probe (0/1),
