@@ -444,6 +444,60 @@ async fn throughput_part(js: &jetstream::Context, events: u64) {
     }
 }
 
+/// The instrument's own floor: simulator send -> a bare WebSocket client in this process (no
+/// proxy, no NATS), (p50, p99) in ms.
+async fn simulator_alone(per_sec: u64, seconds: u64) -> (f64, f64) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let sim = discord_sim::start(discord_sim::Config {
+        shards: 1,
+        guilds: 10,
+        members: 5,
+        replay_buffer: 2_000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("{}/?v=10&encoding=json", sim.gateway_url());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let identify = serde_json::json!({"op": 2, "d": {"token": sim.token(), "intents": 33281,
+        "properties": {"os": "linux", "browser": "bench", "device": "bench"}}});
+    ws.send(Message::text(identify.to_string())).await.unwrap();
+    while let Some(Ok(message)) = ws.next().await {
+        if message.to_text().is_ok_and(|t| t.contains("\"READY\"")) {
+            break;
+        }
+    }
+    let total = per_sec * seconds;
+    let load = sim.load(discord_sim::LoadSpec {
+        events_per_sec: per_sec,
+        total,
+        mix: vec![("MESSAGE_CREATE".to_owned(), 1)],
+    });
+    let mut ms = Vec::with_capacity(total as usize);
+    while (ms.len() as u64) < total {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            continue;
+        };
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i128;
+        let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        if let Some(sent_us) = frame["d"]["nonce"]
+            .as_str()
+            .and_then(|n| n.parse::<i128>().ok())
+        {
+            ms.push((now_us - sent_us) as f64 / 1e3);
+        }
+    }
+    let _ = load.await;
+    sim.shutdown().await.unwrap();
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q) as usize];
+    (at(0.5), at(0.99))
+}
+
 async fn latency_part(js: &jetstream::Context) {
     let rates: Vec<u64> = std::env::var("BENCH_RATES")
         .ok()
@@ -453,6 +507,10 @@ async fn latency_part(js: &jetstream::Context) {
         let (p50, p99) = jetstream_latency(js, rate, 5).await;
         println!(
             "jetstream alone at {rate} msgs/s (publish -> ack): p50 {p50:.2} ms, p99 {p99:.2} ms"
+        );
+        let (p50, p99) = simulator_alone(rate, 5).await;
+        println!(
+            "simulator alone at {rate} events/s (send -> a bare client's read): p50 {p50:.2} ms, p99 {p99:.2} ms"
         );
         let ([s50, s99, smax], (h50, h99)) = latency(js, rate, 5).await;
         println!(
