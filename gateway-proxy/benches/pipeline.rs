@@ -323,11 +323,9 @@ async fn throughput(js: &jetstream::Context, events: u64, compression: &str) -> 
     (rate, cores / (rate / 10_000.0), rss)
 }
 
-/// The proxy at a paced rate: (p50, p99, max) in ms of each event's path from the simulator's send
-/// (MESSAGE_CREATE's nonce) to its storage in JetStream (the stream's own timestamp, taken just
-/// before the ack), and (p50, p99) of the proxy's histogram (read off the socket to the ack).
-async fn latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> ([f64; 3], (f64, f64)) {
-    let sim = discord_sim::start(discord_sim::Config {
+/// The simulator of the latency runs: one shard, ten guilds, a small replay buffer.
+async fn paced_sim() -> discord_sim::SimHandle {
+    discord_sim::start(discord_sim::Config {
         shards: 1,
         guilds: 10,
         members: 5,
@@ -339,7 +337,14 @@ async fn latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> ([f64; 
         ..Default::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// The proxy at a paced rate: (p50, p99, max) in ms of each event's path from the simulator's send
+/// (MESSAGE_CREATE's nonce) to its storage in JetStream (the stream's own timestamp, taken just
+/// before the ack), and (p50, p99) of the proxy's histogram (read off the socket to the ack).
+async fn latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> ([f64; 3], (f64, f64)) {
+    let sim = paced_sim().await;
     let ns = unique("lat");
     let port = free_port();
     let compression =
@@ -489,15 +494,7 @@ async fn throughput_part(js: &jetstream::Context, events: u64) {
 async fn simulator_alone(per_sec: u64, seconds: u64) -> (f64, f64) {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let sim = discord_sim::start(discord_sim::Config {
-        shards: 1,
-        guilds: 10,
-        members: 5,
-        replay_buffer: 2_000,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = paced_sim().await;
     let url = format!("{}/?v=10&encoding=json", sim.gateway_url());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let identify = serde_json::json!({"op": 2, "d": {"token": sim.token(), "intents": 33281,

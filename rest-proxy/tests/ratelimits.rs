@@ -37,39 +37,54 @@ async fn fifty_clients_on_one_bucket_stay_within_it_in_fifo_order() {
     let proxy = proxy(config(&sim)).await;
     let http = Http::new(proxy.addr());
     let channel = channels(&sim)[0];
+    post_in_arrival_order(&http, channel, 50, 3).await;
+    assert_eq!(sim_429(&sim, "user"), 0, "no per-route 429");
+    assert_eq!(sim_429(&sim, "global"), 0, "no global 429");
+    assert!(max_per_rolling_second(&sim, no_exemption) <= 50);
+    assert_fifo_within(&sim, 50, 10);
+    proxy.shutdown().await;
+    sim.shutdown().await.unwrap();
+}
+
+/// Posts `n` messages on `channel`, each from its own client, `gap_ms` apart so that their
+/// arrival order is known (the content is the arrival index); every one must succeed.
+async fn post_in_arrival_order(http: &Http, channel: u64, n: u32, gap_ms: u64) {
     let mut tasks = Vec::new();
-    for i in 0..50_u32 {
+    for i in 0..n {
         let http = http.clone();
         tasks.push(tokio::spawn(async move {
             http.post_message(channel, &format!("{i}")).await.status
         }));
-        // Arrival order is the order the test checks.
-        common::pause(3).await;
+        common::pause(gap_ms).await;
     }
     for task in tasks {
-        assert_eq!(task.await.unwrap(), 200);
+        assert_eq!(task.await.expect("client task"), 200);
     }
-    assert_eq!(sim_429(&sim, "user"), 0, "no per-route 429");
-    assert_eq!(sim_429(&sim, "global"), 0, "no global 429");
-    assert!(max_per_rolling_second(&sim, no_exemption) <= 50);
-    // FIFO: requests leave in arrival order; within one window up to `limit` are in flight
-    // together, so the simulator may see neighbours swapped, never further apart.
+}
+
+/// FIFO: the `n` posts of [`post_in_arrival_order`] reached the simulator in arrival order, give
+/// or take `slack` places (requests of one window are in flight together, so neighbours may
+/// swap, never further apart).
+fn assert_fifo_within(sim: &discord_sim::SimHandle, n: usize, slack: i64) {
     let order: Vec<i64> = sim
         .rest_calls()
         .iter()
         .filter(|c| c.method == "POST")
-        .map(|c| c.body["content"].as_str().unwrap().parse().unwrap())
+        .map(|c| {
+            c.body["content"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .expect("a posted index")
+        })
         .collect();
-    assert_eq!(order.len(), 50);
+    assert_eq!(order.len(), n);
     for (position, sent) in order.iter().enumerate() {
-        let position = i64::try_from(position).unwrap();
+        let position = i64::try_from(position).expect("a small position");
         assert!(
-            (position - sent).abs() < 10,
+            (position - sent).abs() < slack,
             "request {sent} reached Discord at position {position}: {order:?}"
         );
     }
-    proxy.shutdown().await;
-    sim.shutdown().await.unwrap();
 }
 
 /// 50 clients, each sending `per_client` requests over a mix of buckets, through `proxies`.
@@ -332,17 +347,7 @@ async fn a_burst_on_one_route_is_reserved_in_batches_and_keeps_its_order() {
     let channel = channels(&sim)[0];
     // The first request teaches the bucket; the others queue for its windows of ten. Each time
     // a window opens, the queue's head reserves for itself and those behind it at once.
-    let mut tasks = Vec::new();
-    for i in 0..31_u32 {
-        let http = http.clone();
-        tasks.push(tokio::spawn(async move {
-            http.post_message(channel, &format!("{i}")).await.status
-        }));
-        common::pause(1).await;
-    }
-    for task in tasks {
-        assert_eq!(task.await.unwrap(), 200);
-    }
+    post_in_arrival_order(&http, channel, 31, 1).await;
     assert_eq!(sim_429(&sim, "user"), 0);
     let metrics = common::metrics(&proxy).await;
     let batched: u64 = metrics
@@ -354,20 +359,7 @@ async fn a_burst_on_one_route_is_reserved_in_batches_and_keeps_its_order() {
         batched >= 15,
         "queued requests took reservations their head asked Redis for: {batched}"
     );
-    let order: Vec<i64> = sim
-        .rest_calls()
-        .iter()
-        .filter(|c| c.method == "POST")
-        .map(|c| c.body["content"].as_str().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(order.len(), 31);
-    for (position, sent) in order.iter().enumerate() {
-        let position = i64::try_from(position).unwrap();
-        assert!(
-            (position - sent).abs() < 10,
-            "request {sent} reached Discord at position {position}: {order:?}"
-        );
-    }
+    assert_fifo_within(&sim, 31, 10);
     proxy.shutdown().await;
     sim.shutdown().await.unwrap();
 }
