@@ -184,6 +184,64 @@ async fn global_limit_exempts_interactions_and_shared_scope_is_separate() {
 }
 
 #[tokio::test]
+async fn the_global_limit_is_a_rolling_second_and_only_interaction_endpoints_skip_it() {
+    let sim = common::sim(|c| {
+        c.guilds = 1;
+        c.ratelimits.global_per_second = 4;
+    })
+    .await;
+    let auth = common::bot_auth(&sim);
+    let headers = [("Authorization", auth.as_str())];
+    let me = || common::http(&sim, "GET", "/api/v10/users/@me", &headers, None);
+    let app = sim.world().application_id;
+    // Two at once, and two 600 ms later: a fixed window starting at the first would have
+    // reset by the fifth request at 1.2 s; a rolling second still holds the last two then.
+    for _ in 0..2 {
+        assert_eq!(me().await.0, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for _ in 0..2 {
+        assert_eq!(me().await.0, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // At ~1.05 s: the first two left the window, two places are free again.
+    for _ in 0..2 {
+        assert_eq!(me().await.0, 200);
+    }
+    let (status, headers, _) = me().await;
+    assert_eq!(status, 429, "four in the last second");
+    let retry: f64 = h(&headers, "retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!(
+        retry <= 1.0,
+        "the oldest of the window leaves within a second"
+    );
+    // Another application's webhook is not an interaction endpoint: it counts (and is refused
+    // here before the simulator finds it unknown); the application's follow-ups do not.
+    let body = json!({"content": "x"}).to_string();
+    let (status, _, _) = common::http(
+        &sim,
+        "POST",
+        "/api/v10/webhooks/123456789/some-token",
+        &[("Authorization", &auth)],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 429, "a plain webhook is bound to the global limit");
+    let (status, _, _) = common::http(
+        &sim,
+        "POST",
+        &format!("/api/v10/webhooks/{app}/not-an-interaction-token"),
+        &[("Authorization", &auth)],
+        Some(&body),
+    )
+    .await;
+    assert_ne!(status, 429, "the application's follow-up route is exempt");
+    sim.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
 async fn invalid_requests_lead_to_a_cloudflare_ban() {
     let sim = common::sim(|c| {
         c.ratelimits.invalid_threshold = 3;

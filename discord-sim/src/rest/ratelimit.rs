@@ -1,5 +1,5 @@
 //! HTTP rate limits as Discord applies them: per-route buckets keyed by top-level resource,
-//! the global per-token limit (interaction routes exempt), shared-scope 429s and the
+//! the global per-token limit over a rolling second (interaction endpoints exempt), shared-scope 429s and the
 //! invalid-request limit (Cloudflare ban).
 
 use std::collections::{HashMap, VecDeque};
@@ -27,7 +27,9 @@ struct Window {
 #[derive(Debug, Default)]
 struct State {
     buckets: HashMap<(String, String), Window>,
-    global: HashMap<String, Window>,
+    /// Send times of the last second per token (a rolling window, the strict reading of
+    /// Discord's "50 requests per second").
+    global: HashMap<String, VecDeque<Instant>>,
     invalid: VecDeque<Instant>,
     shared_until: HashMap<String, Instant>,
 }
@@ -150,8 +152,15 @@ impl Limited {
     }
 }
 
-/// `(group, top-level resource, exempt from the global limit)` of a request.
-pub(crate) fn classify(method: &Method, seg: &[&str]) -> (String, String, bool) {
+/// `(group, top-level resource, exempt from the global limit)` of a request. Exempt are
+/// Discord's interaction endpoints only: the callback, and the follow-up webhook of the
+/// application (`/webhooks/{application_id}/{interaction token}`); any other webhook counts
+/// against the global limit of its caller (the IP address when it sends no token).
+pub(crate) fn classify(
+    method: &Method,
+    seg: &[&str],
+    application_id: u64,
+) -> (String, String, bool) {
     let (resource, major_len) = match seg {
         ["channels" | "guilds", id, ..] => (format!("{}/{id}", seg[0]), 2),
         ["webhooks", id, token, ..] => (format!("webhooks/{id}/{token}"), 3),
@@ -188,7 +197,11 @@ pub(crate) fn classify(method: &Method, seg: &[&str]) -> (String, String, bool) 
         },
         _ => group,
     };
-    let exempt = matches!(seg.first(), Some(&"interactions" | &"webhooks"));
+    let exempt = match seg {
+        ["interactions", _, _, "callback"] => true,
+        ["webhooks", id, _, ..] => id.parse::<u64>().ok() == Some(application_id),
+        _ => false,
+    };
     (group, resource, exempt)
 }
 
@@ -246,6 +259,8 @@ impl RateLimits {
         if !config.enabled {
             return Ok(none);
         }
+        // Read before the limiter's lock is taken: never both at once.
+        let application_id = shared.world_read().application_id;
         let now = Instant::now();
         let mut state = lock(&self.state);
         while state
@@ -259,7 +274,7 @@ impl RateLimits {
             shared.counters.rest_429("cloudflare");
             return Err(Limited::Cloudflare);
         }
-        let (group, resource, exempt) = classify(method, seg);
+        let (group, resource, exempt) = classify(method, seg, application_id);
         let result = self.check_locked(
             &mut state,
             &config,
@@ -290,22 +305,22 @@ impl RateLimits {
         now: Instant,
     ) -> Result<Headers, Limited> {
         if !exempt && config.global_per_second > 0 {
-            let g = state.global.entry(token.to_owned()).or_insert(Window {
-                count: 0,
-                reset_at: now + Duration::from_secs(1),
-            });
-            if now >= g.reset_at {
-                *g = Window {
-                    count: 0,
-                    reset_at: now + Duration::from_secs(1),
-                };
+            let sent = state.global.entry(token.to_owned()).or_default();
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                sent.pop_front();
             }
-            if g.count >= config.global_per_second {
+            if sent.len() >= config.global_per_second as usize {
+                let oldest = sent.front().copied().unwrap_or(now);
                 return Err(Limited::Global {
-                    retry_after: g.reset_at.duration_since(now).as_secs_f64(),
+                    retry_after: (oldest + Duration::from_secs(1))
+                        .saturating_duration_since(now)
+                        .as_secs_f64(),
                 });
             }
-            g.count += 1;
+            sent.push_back(now);
         }
         let rule = config.routes.iter().find(|r| group.contains(&r.pattern));
         let (limit, window, bucket) = match rule {
@@ -392,20 +407,36 @@ mod tests {
 
     #[test]
     fn groups_keep_the_major_parameter_only() {
-        let (g, r, exempt) = classify(&Method::POST, &["channels", "123", "messages"]);
+        let (g, r, exempt) = classify(&Method::POST, &["channels", "123", "messages"], 7);
         assert_eq!(
             (g.as_str(), r.as_str(), exempt),
             ("POST channels/:major/messages", "channels/123", false)
         );
-        let (g, r, _) = classify(&Method::PUT, &["guilds", "1", "members", "2", "roles", "3"]);
+        let (g, r, _) = classify(
+            &Method::PUT,
+            &["guilds", "1", "members", "2", "roles", "3"],
+            7,
+        );
         assert_eq!(
             (g.as_str(), r.as_str()),
             ("PUT guilds/:major/members/:id/roles/:id", "guilds/1")
         );
-        let (g, r, exempt) = classify(&Method::POST, &["webhooks", "1", "tok"]);
+        let (g, r, exempt) = classify(&Method::POST, &["webhooks", "1", "tok"], 7);
         assert_eq!(
             (g.as_str(), r.as_str(), exempt),
-            ("POST webhooks/:major", "webhooks/1/tok", true)
+            ("POST webhooks/:major", "webhooks/1/tok", false),
+            "another application's webhook counts against the global limit"
         );
+        let (_, _, exempt) = classify(
+            &Method::PATCH,
+            &["webhooks", "7", "tok", "messages", "1"],
+            7,
+        );
+        assert!(
+            exempt,
+            "the application's follow-ups are interaction endpoints"
+        );
+        let (_, _, exempt) = classify(&Method::POST, &["interactions", "1", "tok", "callback"], 7);
+        assert!(exempt);
     }
 }
