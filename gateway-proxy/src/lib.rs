@@ -17,6 +17,7 @@ mod config;
 mod frame;
 mod gateway_info;
 mod inflate;
+mod link;
 mod metrics;
 mod queue;
 mod session;
@@ -150,13 +151,11 @@ impl GatewayProxy {
             )),
         };
         let topology = config.nats.topology.clone();
-        let publisher = Arc::new(Publisher {
-            js: js.clone(),
+        let publisher = Publisher {
             subjects: topology.subjects(),
             partitions: topology.partitions,
-            metrics: metrics.clone(),
-            shutdown: shutdown.clone(),
-        });
+        };
+        let link = link::spawn(config.nats.url.clone(), metrics.clone(), shutdown.clone());
         let shared = Arc::new(ShardShared {
             sessions: SessionStore::new(redis, &config.redis_prefix, total),
             config,
@@ -164,6 +163,7 @@ impl GatewayProxy {
             gateway_url: info.url,
             queue,
             publisher,
+            link,
             board: board.clone(),
             metrics,
             shutdown: shutdown.clone(),

@@ -47,6 +47,8 @@ pub(crate) struct Metrics {
     pub(crate) identify_waiting: Gauge,
     pub(crate) gateway_latency: Family<ShardLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub(crate) commands: Family<ShardLabels, Counter>,
+    pub(crate) publish_link_up: Gauge,
+    pub(crate) publish_links: Counter,
 }
 
 impl Metrics {
@@ -68,6 +70,8 @@ impl Metrics {
             identify_waiting: Gauge::default(),
             gateway_latency: Family::default(),
             commands: Family::default(),
+            publish_link_up: Gauge::default(),
+            publish_links: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("gateway");
         r.register(
@@ -119,6 +123,16 @@ impl Metrics {
             "commands",
             "Gateway commands sent, by shard",
             metrics.commands.clone(),
+        );
+        r.register(
+            "publish_connected",
+            "1 while the NATS connection events are published on is up",
+            metrics.publish_link_up.clone(),
+        );
+        r.register(
+            "publish_connections",
+            "NATS connections opened to publish events (a broken one is replaced, not reconnected)",
+            metrics.publish_links.clone(),
         );
         metrics
     }

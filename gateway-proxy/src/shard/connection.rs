@@ -151,7 +151,7 @@ impl Shard {
             if heartbeat_timer.deadline() != heartbeat.next {
                 heartbeat_timer.as_mut().reset(heartbeat.next);
             }
-            let reading = self.pending.len() < window;
+            let reading = self.outbox.len() < window;
             if reading == backpressured {
                 backpressured = !reading;
                 self.set_backpressured(backpressured);
@@ -165,7 +165,9 @@ impl Shard {
                     let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(Message::Close(Some(close)))).await;
                     break Exit::Shutdown;
                 }
-                Some(result) = self.pending.next(), if !self.pending.is_empty() => self.on_published(result),
+                confirmed = self.outbox.step() => if let Some(confirmed) = confirmed {
+                    self.on_confirmed(confirmed);
+                },
                 () = &mut heartbeat_timer => {
                     if heartbeat.sent_at.is_some() && reading {
                         tracing::warn!(shard = self.id, "no heartbeat ACK since the last heartbeat: zombied connection");
@@ -299,15 +301,16 @@ impl Shard {
                     self.event_counter(event, true).inc();
                 } else {
                     self.event_counter(event, false).inc();
-                    let publish = self.shared.publisher.publish(
+                    if let Some(outgoing) = self.shared.publisher.prepare(
                         self.id,
                         &session_id,
                         seq,
                         event,
                         data,
                         read_at,
-                    );
-                    self.pending.push_back(publish);
+                    ) {
+                        self.outbox.push(outgoing);
+                    }
                 }
                 None
             }

@@ -2,6 +2,7 @@
 
 mod connection;
 mod limiter;
+mod outbox;
 mod publish;
 
 use std::collections::HashMap;
@@ -9,21 +10,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aegis_service::CancellationToken;
-use futures_util::StreamExt;
-use futures_util::future::BoxFuture;
-use futures_util::stream::FuturesOrdered;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use twilight_gateway_queue::Queue;
 
 pub(crate) use publish::Publisher;
 
 use crate::Config;
+use crate::link::LinkState;
 use prometheus_client::metrics::counter::Counter;
 
 use crate::metrics::{EventLabels, Metrics, ReasonLabels};
 use crate::session::{SessionStore, StoredSession};
 use crate::status::{ShardBoard, ShardState};
-use publish::{Abandoned, Published};
+use outbox::{Confirmed, Outbox};
 
 /// A gateway command for a shard's WebSocket, with where to say whether it went out.
 #[derive(Debug)]
@@ -41,7 +40,9 @@ pub(crate) struct ShardShared {
     pub(crate) gateway_url: String,
     pub(crate) queue: Arc<dyn Queue + Send + Sync>,
     pub(crate) sessions: SessionStore,
-    pub(crate) publisher: Arc<Publisher>,
+    pub(crate) publisher: Publisher,
+    /// The connection dispatches are published on (see [`crate::link`]).
+    pub(crate) link: watch::Receiver<LinkState>,
     pub(crate) board: ShardBoard,
     pub(crate) metrics: Metrics,
     pub(crate) shutdown: CancellationToken,
@@ -78,7 +79,7 @@ pub(crate) struct Shard {
     id: u32,
     shared: Arc<ShardShared>,
     session: Option<Session>,
-    pending: FuturesOrdered<BoxFuture<'static, Result<Published, Abandoned>>>,
+    outbox: Outbox,
     commands: mpsc::Receiver<CommandRequest>,
     saved: Option<(Arc<str>, u64)>,
     failures: u32,
@@ -95,11 +96,12 @@ impl Shard {
         shared: Arc<ShardShared>,
         commands: mpsc::Receiver<CommandRequest>,
     ) -> Self {
+        let outbox = Outbox::new(id, shared.link.clone(), shared.metrics.clone());
         Self {
             id,
             shared,
             session: None,
-            pending: FuturesOrdered::new(),
+            outbox,
             commands,
             saved: None,
             failures: 0,
@@ -197,8 +199,10 @@ impl Shard {
     /// After shutdown: wait (briefly) for publishes in flight, then store the session.
     async fn finish(&mut self) {
         let drain = async {
-            while let Some(result) = self.pending.next().await {
-                self.on_published(result);
+            while !self.outbox.is_empty() {
+                if let Some(confirmed) = self.outbox.step().await {
+                    self.on_confirmed(confirmed);
+                }
             }
         };
         if tokio::time::timeout(Duration::from_secs(5), drain)
@@ -214,14 +218,13 @@ impl Shard {
         self.shared.board.set_state(self.id, ShardState::Stopped);
     }
 
-    fn on_published(&mut self, result: Result<Published, Abandoned>) {
-        let Ok(published) = result else { return };
+    fn on_confirmed(&mut self, confirmed: Confirmed) {
         if let Some(session) = self
             .session
             .as_mut()
-            .filter(|s| s.id == published.session_id)
+            .filter(|s| s.id == confirmed.session_id)
         {
-            session.acked = session.acked.max(published.seq);
+            session.acked = session.acked.max(confirmed.seq);
             let acked = session.acked;
             self.shared
                 .board

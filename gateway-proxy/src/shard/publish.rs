@@ -1,55 +1,50 @@
-//! Publishing dispatches into JetStream, retried until acknowledged.
+//! Dispatches as JetStream messages: built once, sent (and sent again) by a shard's outbox.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aegis_protocol::{
     GatewayEventRef, PROTOCOL_VERSION, PartitionCount, RawBytes, Subjects, event_message_id,
     headers, partition_of,
 };
-use aegis_service::CancellationToken;
 use async_nats::jetstream;
-use async_nats::{HeaderMap, HeaderName};
-use futures_util::future::BoxFuture;
+use async_nats::{HeaderMap, HeaderName, Subject};
+use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::frame::guild_id_of;
-use crate::metrics::Metrics;
 
-/// A dispatch JetStream has acknowledged.
-#[derive(Debug)]
-pub(crate) struct Published {
-    pub(crate) session_id: Arc<str>,
-    pub(crate) seq: u64,
-}
-
-/// A publish given up because the process is shutting down; Discord replays it on resume.
-#[derive(Debug)]
-pub(crate) struct Abandoned;
-
-/// Turns dispatches into JetStream publishes.
+/// Turns dispatches into JetStream messages.
 #[derive(Clone, Debug)]
 pub(crate) struct Publisher {
-    pub(crate) js: jetstream::Context,
     pub(crate) subjects: Subjects,
     pub(crate) partitions: PartitionCount,
-    pub(crate) metrics: Metrics,
-    pub(crate) shutdown: CancellationToken,
+}
+
+/// One dispatch as it is published (as often as it takes); the message id makes every copy,
+/// and every replay by Discord, land once.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) session_id: Arc<str>,
+    pub(crate) seq: u64,
+    /// When it was read off the socket.
+    pub(crate) read_at: Instant,
+    subject: Subject,
+    headers: EventHeaders,
+    payload: Bytes,
 }
 
 impl Publisher {
-    /// Builds the message now (copying `data` once), and returns a future that publishes it and
-    /// waits for the ack, retrying with backoff while NATS is down or slow. The message id makes
-    /// every retry, and every replay by Discord, land once.
-    pub(crate) fn publish(
-        self: &Arc<Self>,
+    /// Builds the message of a dispatch, copying Discord's JSON once, straight into it.
+    pub(crate) fn prepare(
+        &self,
         shard: u32,
         session_id: &Arc<str>,
         seq: u64,
         event: &str,
         data: &RawValue,
         read_at: Instant,
-    ) -> BoxFuture<'static, Result<Published, Abandoned>> {
+    ) -> Option<Outgoing> {
         let guild_id = guild_id_of(event, data);
         let subject = if event == "INTERACTION_CREATE" {
             self.subjects.interactions()
@@ -62,7 +57,6 @@ impl Publisher {
         let received_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        // Discord's JSON is copied once, straight into the encoded message.
         let encoded = GatewayEventRef {
             v: PROTOCOL_VERSION,
             event,
@@ -74,68 +68,48 @@ impl Publisher {
             payload: RawBytes(data.get().as_bytes()),
         }
         .encode();
-        let headers = EventHeaders {
-            message_id: event_message_id(shard, session_id, seq),
-            event: event.to_owned(),
-            shard,
-            seq,
-            guild_id,
-            received_at_ms,
-        };
-        // One reference count for the future, not a copy of the context and every metric.
-        let this = Arc::clone(self);
-        let session_id = Arc::clone(session_id);
-        Box::pin(async move {
-            let payload = match encoded {
-                Ok(payload) => payload,
-                Err(err) => {
-                    // Cannot happen for this plain struct; never publish something unreadable.
-                    tracing::error!(shard, seq, error = %err, "cannot encode a gateway event");
-                    return Err(Abandoned);
-                }
-            };
-            let subject = async_nats::Subject::from(subject);
-            let mut attempt: u32 = 0;
-            loop {
-                // Built again for each attempt rather than cloned: retries are rare, and the
-                // first attempt then costs no copy of the map.
-                let sent = this
-                    .js
-                    .publish_with_headers(subject.clone(), headers.to_map(), payload.clone())
-                    .await;
-                let error = match sent {
-                    Ok(ack) => match ack.await {
-                        Ok(_) => {
-                            this.metrics
-                                .publish_latency
-                                .observe(read_at.elapsed().as_secs_f64());
-                            return Ok(Published { session_id, seq });
-                        }
-                        Err(err) => err.to_string(),
-                    },
-                    Err(err) => err.to_string(),
-                };
-                if this.shutdown.is_cancelled() {
-                    return Err(Abandoned);
-                }
-                attempt = attempt.saturating_add(1);
-                this.metrics.publish_retries.inc();
-                if attempt == 1 || attempt.is_multiple_of(20) {
-                    tracing::warn!(
-                        shard,
-                        seq,
-                        attempt,
-                        error,
-                        "JetStream publish failed; retrying"
-                    );
-                }
-                let backoff = Duration::from_millis(50 * 2_u64.pow(attempt.min(6)));
-                tokio::select! {
-                    () = tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64() / 2.0)) => {}
-                    () = this.shutdown.cancelled() => return Err(Abandoned),
-                }
+        let payload = match encoded {
+            Ok(payload) => payload,
+            Err(err) => {
+                // Cannot happen for this plain struct; never publish something unreadable.
+                tracing::error!(shard, seq, error = %err, "cannot encode a gateway event");
+                return None;
             }
+        };
+        Some(Outgoing {
+            session_id: Arc::clone(session_id),
+            seq,
+            read_at,
+            subject: Subject::from(subject),
+            headers: EventHeaders {
+                message_id: event_message_id(shard, session_id, seq),
+                event: event.to_owned(),
+                shard,
+                seq,
+                guild_id,
+                received_at_ms,
+            },
+            payload,
         })
+    }
+}
+
+impl Outgoing {
+    /// Hands the message to the NATS client (it is written in the order of these calls);
+    /// the future it returns is JetStream's ack.
+    pub(crate) async fn enqueue(
+        &self,
+        js: &jetstream::Context,
+    ) -> Result<jetstream::context::PublishAckFuture, String> {
+        // The header map is built for each attempt rather than cloned: attempts after the first
+        // are rare, and the first then costs no copy of it.
+        js.publish_with_headers(
+            self.subject.clone(),
+            self.headers.to_map(),
+            self.payload.clone(),
+        )
+        .await
+        .map_err(|err| err.to_string())
     }
 }
 

@@ -215,3 +215,16 @@ pub fn first_guild(sim: &discord_sim::SimHandle) -> u64 {
         .copied()
         .expect("the world has a guild")
 }
+
+/// Asserts sequence numbers (of one session, in stream order) only go up.
+pub fn assert_in_reading_order(stored: &[u64]) {
+    let late: Vec<(u64, u64)> = stored
+        .windows(2)
+        .filter(|w| w[1] < w[0])
+        .map(|w| (w[0], w[1]))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "stored out of order (before, after): {late:?}"
+    );
+}
