@@ -86,12 +86,7 @@ async fn a_nats_restart_mid_stream_loses_nothing() {
     let events = assert_every_seq_once(&js, &config.nats.topology, &sim, 0).await;
     // Per-guild order: in the stream, one session's sequence numbers only go up, including
     // across the connection that broke (what it lost goes again before anything after it).
-    let stored: Vec<u64> = events
-        .iter()
-        .filter(|e| e.event == "MESSAGE_CREATE")
-        .map(|e| e.seq)
-        .collect();
-    assert_in_reading_order(&stored);
+    assert_messages_in_reading_order(&events);
     proxy.stop().await;
     nats.start_kill().expect("stop NATS");
     let _ = nats.wait().await;

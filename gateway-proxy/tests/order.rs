@@ -20,13 +20,7 @@ async fn a_shards_dispatches_are_stored_in_reading_order_at_full_speed() {
     dispatch_messages(&sim, guild, 3_000);
     let js = jetstream().await;
     let events = assert_every_seq_once(&js, &config.nats.topology, &sim, 0).await;
-    let stored: Vec<u64> = events
-        .iter()
-        .filter(|e| e.event == "MESSAGE_CREATE")
-        .map(|e| e.seq)
-        .collect();
-    assert_eq!(stored.len(), 3_000);
-    assert_in_reading_order(&stored);
+    assert_eq!(assert_messages_in_reading_order(&events), 3_000);
     proxy.stop().await;
     sim.shutdown().await.expect("simulator stops");
 }

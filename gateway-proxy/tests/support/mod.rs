@@ -216,6 +216,18 @@ pub fn first_guild(sim: &discord_sim::SimHandle) -> u64 {
         .expect("the world has a guild")
 }
 
+/// Asserts that the MESSAGE_CREATEs of `events` (one session's, in stream order) were stored in
+/// the order they were read: their sequence numbers only go up. Returns how many there are.
+pub fn assert_messages_in_reading_order(events: &[GatewayEvent]) -> usize {
+    let stored: Vec<u64> = events
+        .iter()
+        .filter(|e| e.event == "MESSAGE_CREATE")
+        .map(|e| e.seq)
+        .collect();
+    assert_in_reading_order(&stored);
+    stored.len()
+}
+
 /// Asserts sequence numbers (of one session, in stream order) only go up.
 pub fn assert_in_reading_order(stored: &[u64]) {
     let late: Vec<(u64, u64)> = stored
