@@ -155,7 +155,17 @@ impl GatewayProxy {
             subjects: topology.subjects(),
             partitions: topology.partitions,
         };
-        let link = link::spawn(config.nats.url.clone(), metrics.clone(), shutdown.clone());
+        // Every owned shard's window, and room for the acks of copies sent again.
+        let in_flight = config
+            .publish_window
+            .saturating_mul(owned.clone().count())
+            .saturating_mul(2);
+        let link = link::spawn(
+            config.nats.url.clone(),
+            in_flight,
+            metrics.clone(),
+            shutdown.clone(),
+        );
         let shared = Arc::new(ShardShared {
             sessions: SessionStore::new(redis, &config.redis_prefix, total),
             config,

@@ -35,18 +35,28 @@ pub(crate) enum LinkState {
 }
 
 /// Starts the supervisor; the receiver follows the connection's state.
+///
+/// `in_flight` bounds the unacknowledged publishes of the whole process (every shard's window):
+/// async-nats waits for a permit beyond it, and its default (5,000) would make a few busy
+/// shards wait on each other.
 pub(crate) fn spawn(
     url: String,
+    in_flight: usize,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> watch::Receiver<LinkState> {
     let (tx, rx) = watch::channel(LinkState::Down);
-    tokio::spawn(supervise(url, tx, metrics, shutdown));
+    tokio::spawn(supervise(url, in_flight, tx, metrics, shutdown));
     rx
 }
 
+/// A connection that broke sooner than this after opening counts as a failure (backoff), so a
+/// server that accepts and drops connections is not hammered.
+const SHORT_LIVED: Duration = Duration::from_secs(5);
+
 async fn supervise(
     url: String,
+    in_flight: usize,
     state: watch::Sender<LinkState>,
     metrics: Metrics,
     shutdown: CancellationToken,
@@ -65,10 +75,13 @@ async fn supervise(
                 if failures > 0 || generation > 1 {
                     tracing::info!(generation, "publishing on a new NATS connection");
                 }
-                failures = 0;
+                let opened = tokio::time::Instant::now();
+                let js = jetstream::ContextBuilder::new()
+                    .max_ack_inflight(in_flight.max(1))
+                    .build(client);
                 state.send_replace(LinkState::Up {
                     generation,
-                    js: Arc::new(jetstream::new(client)),
+                    js: Arc::new(js),
                 });
                 metrics.publish_link_up.set(1);
                 metrics.publish_links.inc();
@@ -86,19 +99,34 @@ async fn supervise(
                     generation,
                     "the NATS connection for events broke; what it did not confirm goes again, in order, on a new one"
                 );
+                if opened.elapsed() < SHORT_LIVED {
+                    failures = failures.saturating_add(1);
+                    if !backoff(failures, &shutdown).await {
+                        return;
+                    }
+                } else {
+                    failures = 0;
+                }
             }
             Err(err) => {
                 failures = failures.saturating_add(1);
                 if failures == 1 || failures.is_multiple_of(20) {
                     tracing::warn!(%url, failures, error = %err, "cannot connect to NATS to publish events; retrying");
                 }
-                let backoff = Duration::from_millis(100 * 2_u64.pow(failures.min(5)));
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64() / 2.0)) => {}
+                if !backoff(failures, &shutdown).await {
+                    return;
                 }
             }
         }
+    }
+}
+
+/// Sleeps 100 ms x 2^failures (up to 3.2 s, jittered); false when shutdown came first.
+async fn backoff(failures: u32, shutdown: &CancellationToken) -> bool {
+    let delay = Duration::from_millis(100 * 2_u64.pow(failures.min(5)));
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(delay.mul_f64(0.5 + fastrand::f64() / 2.0)) => true,
     }
 }
 

@@ -48,6 +48,7 @@ pub(crate) struct Metrics {
     pub(crate) gateway_latency: Family<ShardLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub(crate) commands: Family<ShardLabels, Counter>,
     pub(crate) publish_link_up: Gauge,
+    pub(crate) events_too_large: Counter,
     pub(crate) publish_links: Counter,
 }
 
@@ -71,6 +72,7 @@ impl Metrics {
             gateway_latency: Family::default(),
             commands: Family::default(),
             publish_link_up: Gauge::default(),
+            events_too_large: Counter::default(),
             publish_links: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("gateway");
@@ -123,6 +125,11 @@ impl Metrics {
             "commands",
             "Gateway commands sent, by shard",
             metrics.commands.clone(),
+        );
+        r.register(
+            "events_too_large",
+            "Dispatches dropped because they exceed the NATS server's max_payload",
+            metrics.events_too_large.clone(),
         );
         r.register(
             "publish_connected",

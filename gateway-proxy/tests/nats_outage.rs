@@ -4,49 +4,16 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use aegis_service::NatsConfig;
 use support::*;
-use tokio::process::{Child, Command};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn nats_server(port: u16, store: &std::path::Path) -> Child {
-    Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("nats-server is installed (scripts/services installs it)")
-}
-
-async fn wait_port(port: u16) {
-    wait_for(
-        "nats-server to listen",
-        Duration::from_secs(10),
-        || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-        },
-    )
-    .await;
-}
 
 #[tokio::test]
 async fn a_nats_restart_mid_stream_loses_nothing() {
     let port = free_port();
     let store = std::env::temp_dir().join(unique("natsstore"));
-    let mut nats = nats_server(port, &store);
+    let mut nats = nats_server(port, &store, &[]);
     wait_port(port).await;
     let url = format!("nats://127.0.0.1:{port}");
 
@@ -78,7 +45,7 @@ async fn a_nats_restart_mid_stream_loses_nothing() {
         "the shard stops reading while NATS is down"
     );
 
-    let mut nats = nats_server(port, &store);
+    let mut nats = nats_server(port, &store, &[]);
     wait_port(port).await;
     dispatch_messages(&sim, guild, 50);
 

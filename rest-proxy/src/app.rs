@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::Config;
 use crate::guard::{Guard, token_id};
-use crate::limiter::{Limiter, Outcome, Permit, Store};
+use crate::limiter::{Limiter, Outcome, Permit};
 use crate::metrics::Metrics;
 use crate::reply::{Body, Refusal, refuse};
 use crate::route::Route;
@@ -76,6 +76,12 @@ impl App {
             match crate::config::read_token_file(path) {
                 Ok(token) => match authorization(&token) {
                     Some(auth) => {
+                        let derived = crate::config::application_id_from_token(&token);
+                        if derived.is_some() && derived != self.config.application_id {
+                            tracing::warn!(
+                                "reload: the new token belongs to another application; its interaction follow-ups are recognised after a restart (or set AEGIS_REST_APPLICATION_ID)"
+                            );
+                        }
                         let mut current = self.auth.write().unwrap_or_else(PoisonError::into_inner);
                         token_changed = current.as_ref().map(|(_, id)| id) != Some(&auth.1);
                         *current = Some(auth);
@@ -107,7 +113,7 @@ impl App {
         refuse(refusal, message, retry)
     }
 
-    async fn forward(self: Arc<Self>, request: Request<Incoming>, route: Route) -> Response<Body> {
+    async fn forward(&self, request: Request<Incoming>, route: Route) -> Response<Body> {
         let route = &route;
         let start = Instant::now();
         let (mut parts, body) = request.into_parts();
@@ -254,26 +260,10 @@ impl App {
         };
         let status = response.status().as_u16();
         let info = RateLimitHeaders::parse(status, response.headers());
-        let remote = matches!(self.limiter.store(), Store::Redis(_)) && !permit.fallback;
-        let redundant = || {
-            permit
-                .snapshot
-                .is_some_and(|s| s.makes_redundant(&outcome_of(status, &info), Instant::now()))
-        };
-        if remote && routine(status, &info, &permit, &route.major) && !redundant() {
-            // Nothing here can stop the next request: record it after answering, so the client
-            // does not wait for the store (a Redis round trip) on every request. (An answer
-            // that tells the store nothing new is recorded here: it costs no round trip.)
-            let app = Arc::clone(&self);
-            let route = route.clone();
-            tokio::spawn(async move {
-                app.learn(&token, &route, &route_key, &permit, status, info)
-                    .await;
-            });
-        } else {
-            self.learn(&token, route, &route_key, &permit, status, info)
-                .await;
-        }
+        // Recorded before the client has the answer: the next request of the route must see
+        // it. (An answer that repeats what Redis holds costs no round trip: see `Snapshot`.)
+        self.learn(&token, route, &route_key, &permit, status, info)
+            .await;
         // Hop-by-hop headers describe Discord's connection, not the client's.
         for name in ["connection", "keep-alive", "proxy-connection"] {
             response.headers_mut().remove(name);
@@ -392,21 +382,6 @@ fn outcome_of(status: u16, info: &RateLimitHeaders) -> Outcome {
             _ => Outcome::Release,
         },
     }
-}
-
-/// Whether Discord's answer can be recorded after the client has it (the shared store costs a
-/// round trip): a success on the bucket the request was reserved on, teaching no new bucket. A probe, a 429, an error (401, 403, 404) or a
-/// bucket change is recorded first, since it decides what the next request of the route may do.
-fn routine(status: u16, info: &RateLimitHeaders, permit: &Permit, major: &str) -> bool {
-    let same_bucket = info.bucket.as_deref().is_none_or(|hash| {
-        permit
-            .bucket
-            .strip_prefix("b:")
-            .and_then(|rest| rest.strip_suffix(major))
-            .and_then(|rest| rest.strip_suffix(':'))
-            == Some(hash)
-    });
-    (200..300).contains(&status) && !permit.probe && info.scope.is_none() && same_bucket
 }
 
 /// `Bot <token>` (unless the token already says `Bot `/`Bearer `) and its id.

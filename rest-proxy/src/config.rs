@@ -200,7 +200,12 @@ pub(crate) fn read_token_file(path: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("a readable file holding the bot token ({err})"))?;
     let token = text.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
+    // `Bot <token>` and `Bearer <token>` are accepted, as in DISCORD_TOKEN.
+    let bare = ["Bot ", "Bearer "]
+        .iter()
+        .find_map(|prefix| token.strip_prefix(prefix))
+        .unwrap_or(token);
+    if bare.is_empty() || bare.contains(char::is_whitespace) {
         return Err("a file holding the bot token and nothing else".to_owned());
     }
     Ok(token.to_owned())
@@ -220,7 +225,7 @@ fn parse_base_url(value: &str) -> Result<Uri, String> {
 }
 
 /// A bot token's first part is the bot's user id in base64, which is its application id.
-fn application_id_from_token(token: &str) -> Option<u64> {
+pub(crate) fn application_id_from_token(token: &str) -> Option<u64> {
     let token = token.strip_prefix("Bot ").unwrap_or(token);
     let first = token.split('.').next()?;
     let decoded = base64_decode(first)?;
@@ -311,6 +316,11 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(both.contains("not both"), "{both}");
+        std::fs::write(&path, "Bot file-token\n").unwrap();
+        let prefixed = Config::from_env(&Env::from_pairs([("DISCORD_TOKEN_FILE", file)])).unwrap();
+        assert_eq!(prefixed.token.as_deref(), Some("Bot file-token"));
+        std::fs::write(&path, "two words").unwrap();
+        assert!(Config::from_env(&Env::from_pairs([("DISCORD_TOKEN_FILE", file)])).is_err());
         std::fs::write(&path, "  \n").unwrap();
         let empty = Config::from_env(&Env::from_pairs([("DISCORD_TOKEN_FILE", file)]))
             .unwrap_err()

@@ -186,6 +186,7 @@ async fn start_with(config: Config, shutdown: CancellationToken) -> Result<Handl
             store,
             metrics.completions_skipped.clone(),
             metrics.batched.clone(),
+            config.global_margin,
         )),
         guard: guard::Guard::default(),
         metrics,

@@ -68,22 +68,29 @@ impl Shard {
             .write_buffer_size(0);
         let connect =
             tokio_tungstenite::connect_async_with_config(url.as_str(), Some(socket_config), true);
-        let socket = tokio::select! {
-            () = self.shared.shutdown.cancelled() => return Exit::Shutdown,
-            connected = tokio::time::timeout(Duration::from_secs(30), connect) => match connected {
-                Ok(Ok((socket, _))) => socket,
-                Ok(Err(err)) => {
-                    tracing::warn!(shard = self.id, %url, error = %err, "cannot connect");
-                    return reconnect("connect_failed", true);
+        let shutdown = self.shared.shutdown.clone();
+        let connected = self
+            .while_publishing(async move {
+                tokio::select! {
+                    () = shutdown.cancelled() => None,
+                    connected = tokio::time::timeout(Duration::from_secs(30), connect) => Some(connected),
                 }
-                Err(_) => return reconnect("connect_timeout", true),
-            },
+            })
+            .await;
+        let socket = match connected {
+            None => return Exit::Shutdown,
+            Some(Ok(Ok((socket, _)))) => socket,
+            Some(Ok(Err(err))) => {
+                tracing::warn!(shard = self.id, %url, error = %err, "cannot connect");
+                return reconnect("connect_failed", true);
+            }
+            Some(Err(_)) => return reconnect("connect_timeout", true),
         };
         let (mut sink, mut stream) = socket.split();
         let mut inflater = Inflater::new(self.shared.config.compression);
 
         // HELLO comes first.
-        let hello = tokio::time::timeout(Duration::from_secs(30), async {
+        let read_hello = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(message) = stream.next().await {
                 let data = match message {
                     Ok(Message::Text(text)) => text.as_bytes().to_vec(),
@@ -106,9 +113,8 @@ impl Shard {
                 }
             }
             Err(reconnect("connection_closed", true))
-        })
-        .await;
-        let hello = match hello {
+        });
+        let hello = match self.while_publishing(read_hello).await {
             Ok(Ok(hello)) => hello,
             Ok(Err(exit)) => return exit,
             Err(_) => return reconnect("hello_timeout", true),

@@ -6,6 +6,7 @@ mod outbox;
 mod publish;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,6 +146,8 @@ impl Shard {
                         row.last_error = Some(format!("fatal close {code}: {reason}"))
                     });
                     self.shared.board.set_state(self.id, ShardState::Fatal);
+                    // What was read before the close still goes to JetStream.
+                    self.drain_outbox(Duration::from_secs(5)).await;
                     self.forget_session().await;
                     return;
                 }
@@ -174,9 +177,17 @@ impl Shard {
                     }
                     let delay = wait.max(self.backoff());
                     self.failures = self.failures.saturating_add(1);
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = self.shared.shutdown.cancelled() => break,
+                    let shutdown = self.shared.shutdown.clone();
+                    let slept = self
+                        .while_publishing(async move {
+                            tokio::select! {
+                                () = tokio::time::sleep(delay) => true,
+                                () = shutdown.cancelled() => false,
+                            }
+                        })
+                        .await;
+                    if !slept {
+                        break;
                     }
                 }
             }
@@ -196,19 +207,39 @@ impl Shard {
         }
     }
 
+    /// Runs `wait` while the outbox goes on publishing (acks, a new NATS connection, retries):
+    /// between Discord connections too, acks are consumed and the acked sequence moves.
+    pub(super) async fn while_publishing<T>(&mut self, wait: impl Future<Output = T>) -> T {
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut wait => return out,
+                confirmed = self.outbox.step() => if let Some(confirmed) = confirmed {
+                    self.on_confirmed(confirmed);
+                },
+            }
+        }
+    }
+
+    /// Waits up to `limit` for every dispatch read to be confirmed; false if some were not.
+    async fn drain_outbox(&mut self, limit: Duration) -> bool {
+        let deadline = tokio::time::sleep(limit);
+        tokio::pin!(deadline);
+        while !self.outbox.is_empty() {
+            tokio::select! {
+                () = &mut deadline => return false,
+                confirmed = self.outbox.step() => if let Some(confirmed) = confirmed {
+                    self.on_confirmed(confirmed);
+                },
+            }
+        }
+        true
+    }
+
     /// After shutdown: wait (briefly) for publishes in flight, then store the session.
     async fn finish(&mut self) {
-        let drain = async {
-            while !self.outbox.is_empty() {
-                if let Some(confirmed) = self.outbox.step().await {
-                    self.on_confirmed(confirmed);
-                }
-            }
-        };
-        if tokio::time::timeout(Duration::from_secs(5), drain)
-            .await
-            .is_err()
-        {
+        if !self.drain_outbox(Duration::from_secs(5)).await {
             tracing::warn!(
                 shard = self.id,
                 "publishes still unacknowledged at shutdown; Discord will replay them on resume"

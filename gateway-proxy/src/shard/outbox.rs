@@ -10,10 +10,12 @@
 //! - JetStream may refuse a publish (no responders while it starts or recovers, a timeout) and
 //!   accept the next one a moment later.
 //!
-//! So after any failure, and on every new connection, the outbox *holds*: it sends only the
-//! oldest unconfirmed dispatch (the probe), alone, again with backoff until it is confirmed,
-//! and then streams everything unconfirmed, in order. JetStream's duplicate window drops the
-//! copies of what had been stored.
+//! So after any failure, and on every new connection, the outbox *holds*: it waits until no
+//! answer is outstanding on the connection, sends only the oldest unconfirmed dispatch (the
+//! probe), alone, again with backoff until it is confirmed, and then streams everything
+//! unconfirmed, in order. JetStream's duplicate window drops the copies of what had been stored.
+//! A dispatch NATS can never take (larger than the server's `max_payload`) is dropped with an
+//! error and counted, rather than holding the shard for ever.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -29,7 +31,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
-use super::publish::Outgoing;
+use super::publish::{EnqueueError, Outgoing};
 use crate::link::LinkState;
 use crate::metrics::Metrics;
 
@@ -60,6 +62,8 @@ pub(crate) struct Outbox {
     /// When the next probe goes (holding after a failure).
     retry: Option<Pin<Box<Sleep>>>,
     failures: u32,
+    /// Moved by something other than an ack (a dropped dispatch); returned by the next step.
+    popped: Option<Confirmed>,
     metrics: Metrics,
 }
 
@@ -82,7 +86,7 @@ fn link_change(mut link: watch::Receiver<LinkState>) -> LinkChange {
 struct Handing {
     index: u64,
     generation: u64,
-    future: BoxFuture<'static, Result<PublishAckFuture, String>>,
+    future: BoxFuture<'static, Result<PublishAckFuture, EnqueueError>>,
 }
 
 /// What the outbox sends.
@@ -149,6 +153,7 @@ impl Outbox {
             mode: Mode::Holding,
             retry: Some(Box::pin(tokio::time::sleep(Duration::ZERO))),
             failures: 0,
+            popped: None,
             metrics,
         }
     }
@@ -185,6 +190,9 @@ impl Outbox {
     }
 
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<Confirmed>> {
+        if let Some(confirmed) = self.popped.take() {
+            return Poll::Ready(Some(confirmed));
+        }
         // A new connection first: answers of the old one are then seen as stale.
         if let Some(change) = self.link_change.as_mut()
             && let Poll::Ready((link, changed)) = change.poll_unpin(cx)
@@ -238,10 +246,12 @@ impl Outbox {
         }
     }
 
-    /// Takes everything back from the send queue (holding): it is due again.
+    /// Takes everything back from the send queue, and the hand-over in progress (holding):
+    /// it is all due again.
     fn unqueue(&mut self) {
-        self.handing = None;
-        while let Some((index, generation)) = self.to_send.pop_front() {
+        let handing = self.handing.take().map(|h| (h.index, h.generation));
+        let queued: Vec<(u64, u64)> = handing.into_iter().chain(self.to_send.drain(..)).collect();
+        for (index, generation) in queued {
             if let Some(entry) = self.entry_mut(index)
                 && entry.state == State::Queued(generation)
             {
@@ -269,10 +279,7 @@ impl Outbox {
                 if entry.state != State::Queued(generation) {
                     continue;
                 }
-                let (outgoing, again) = (Arc::clone(&entry.outgoing), entry.sent_before);
-                if again {
-                    self.metrics.publish_retries.inc();
-                }
+                let outgoing = Arc::clone(&entry.outgoing);
                 self.handing = Some(Handing {
                     index,
                     generation,
@@ -287,12 +294,16 @@ impl Outbox {
             };
             let (index, generation) = (handing.index, handing.generation);
             self.handing = None;
+            let Some(entry) = self.entry_mut(index) else {
+                continue;
+            };
+            let again = std::mem::replace(&mut entry.sent_before, true);
+            entry.state = State::Sent(generation);
+            if again {
+                self.metrics.publish_retries.inc();
+            }
             match result {
                 Ok(ack) => {
-                    if let Some(entry) = self.entry_mut(index) {
-                        entry.state = State::Sent(generation);
-                        entry.sent_before = true;
-                    }
                     self.acks.push(Box::pin(async move {
                         let result = ack.await.map(|_| ()).map_err(|err| err.to_string());
                         Answer {
@@ -302,11 +313,9 @@ impl Outbox {
                         }
                     }));
                 }
-                Err(error) => {
-                    if let Some(entry) = self.entry_mut(index) {
-                        entry.state = State::Sent(generation);
-                    }
-                    // Handled as a refused publish (the client is closing, or full for 5 s).
+                Err(EnqueueError::TooLarge(error)) => self.drop_too_large(index, &error),
+                Err(EnqueueError::Other(error)) => {
+                    // Handled as a refused publish (the client is closing, or was full for 5 s).
                     let _ = self.on_answer(Answer {
                         index,
                         generation,
@@ -314,6 +323,30 @@ impl Outbox {
                     });
                 }
             }
+        }
+    }
+
+    /// A dispatch no NATS server configured like this one can take: dropped, loudly, so that
+    /// the shard goes on. (Raise the server's `max_payload` to keep such events.)
+    fn drop_too_large(&mut self, index: u64, error: &str) {
+        let shard = self.shard;
+        let Some(entry) = self.entry_mut(index) else {
+            return;
+        };
+        entry.state = State::Confirmed;
+        tracing::error!(
+            shard,
+            seq = entry.outgoing.seq,
+            event = %entry.outgoing.event(),
+            error,
+            "dispatch larger than NATS accepts; dropped (raise the NATS server's max_payload)"
+        );
+        self.metrics.events_too_large.inc();
+        if self.mode == Mode::Probing(index) {
+            self.stream();
+        }
+        if let Some(confirmed) = self.pop_confirmed() {
+            self.popped = Some(confirmed);
         }
     }
 
@@ -331,9 +364,11 @@ impl Outbox {
                 self.metrics
                     .publish_latency
                     .observe(read_at.elapsed().as_secs_f64());
-                self.failures = 0;
                 if self.mode == Mode::Probing(answer.index) {
                     self.stream();
+                } else if self.mode == Mode::Holding && self.retry.is_none() {
+                    // Holding until the last answer on this connection is in.
+                    self.probe();
                 }
                 self.pop_confirmed()
             }
@@ -344,26 +379,28 @@ impl Outbox {
                     return None;
                 }
                 let seq = entry.outgoing.seq;
-                self.failures = self.failures.saturating_add(1);
-                if self.failures == 1 || self.failures.is_multiple_of(20) {
-                    tracing::warn!(
-                        shard = self.shard,
-                        seq,
-                        failures = self.failures,
-                        error,
-                        "JetStream publish failed; holding the shard's dispatches and retrying the oldest"
-                    );
-                }
                 // The first failure while streaming, or the probe's own: hold, probe later.
                 if self.mode == Mode::Streaming(answer.generation)
                     || self.mode == Mode::Probing(answer.index)
                 {
+                    self.failures = self.failures.saturating_add(1);
+                    if self.failures == 1 || self.failures.is_multiple_of(20) {
+                        tracing::warn!(
+                            shard = self.shard,
+                            seq,
+                            failures = self.failures,
+                            error,
+                            "JetStream publish failed; holding the shard's dispatches and retrying the oldest"
+                        );
+                    }
                     self.mode = Mode::Holding;
                     self.unqueue();
                     let backoff = Duration::from_millis(50 * 2_u64.pow(self.failures.min(6)));
                     self.retry = Some(Box::pin(tokio::time::sleep(
                         backoff.mul_f64(0.5 + fastrand::f64() / 2.0),
                     )));
+                } else if self.mode == Mode::Holding && self.retry.is_none() {
+                    self.probe();
                 }
                 None
             }
@@ -396,7 +433,9 @@ impl Outbox {
         self.probe();
     }
 
-    /// Sends the oldest dispatch that is due, alone; streams again when none is.
+    /// Sends the oldest unconfirmed dispatch, alone, once no answer is outstanding on the
+    /// connection (so nothing sent before the probe can be refused after it); streams again when
+    /// nothing is unconfirmed.
     fn probe(&mut self) {
         self.retry = None;
         self.unqueue();
@@ -404,6 +443,15 @@ impl Outbox {
             self.mode = Mode::Holding;
             return;
         };
+        self.mode = Mode::Holding;
+        if self
+            .entries
+            .iter()
+            .any(|e| e.state == State::Sent(generation))
+        {
+            // Probed again by the last of those answers.
+            return;
+        }
         let oldest = self
             .entries
             .iter()
@@ -426,6 +474,7 @@ impl Outbox {
             return;
         };
         self.mode = Mode::Streaming(generation);
+        self.failures = 0;
         let due: Vec<u64> = self
             .entries
             .iter()

@@ -94,13 +94,22 @@ impl Publisher {
     }
 }
 
+/// Why a dispatch could not be handed to the NATS client.
+#[derive(Debug)]
+pub(crate) enum EnqueueError {
+    /// Larger than the server's `max_payload`: it never will be.
+    TooLarge(String),
+    /// Anything else (the client is closing, or was full for its timeout).
+    Other(String),
+}
+
 impl Outgoing {
     /// Hands the message to the NATS client (it is written in the order of these calls);
     /// the future it returns is JetStream's ack.
     pub(crate) async fn enqueue(
         &self,
         js: &jetstream::Context,
-    ) -> Result<jetstream::context::PublishAckFuture, String> {
+    ) -> Result<jetstream::context::PublishAckFuture, EnqueueError> {
         // The header map is built for each attempt rather than cloned: attempts after the first
         // are rare, and the first then costs no copy of it.
         js.publish_with_headers(
@@ -109,7 +118,17 @@ impl Outgoing {
             self.payload.clone(),
         )
         .await
-        .map_err(|err| err.to_string())
+        .map_err(|err| match err.kind() {
+            jetstream::context::PublishErrorKind::MaxPayloadExceeded => {
+                EnqueueError::TooLarge(err.to_string())
+            }
+            _ => EnqueueError::Other(err.to_string()),
+        })
+    }
+
+    /// The dispatch's event name.
+    pub(crate) fn event(&self) -> &str {
+        &self.headers.event
     }
 }
 

@@ -240,3 +240,40 @@ pub fn assert_in_reading_order(stored: &[u64]) {
         "stored out of order (before, after): {late:?}"
     );
 }
+
+/// A port nothing listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A private nats-server with JetStream on `port`, its store in `store`, and `extra` arguments
+/// (e.g. `["-c", "file.conf"]`): tests that stop NATS or change its limits leave the shared one
+/// alone.
+pub fn nats_server(port: u16, store: &std::path::Path, extra: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::new("nats-server")
+        .args(extra)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nats-server is installed (scripts/services installs it)")
+}
+
+/// Waits until something listens on `port`.
+pub async fn wait_port(port: u16) {
+    wait_for(
+        "nats-server to listen",
+        Duration::from_secs(10),
+        || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+}

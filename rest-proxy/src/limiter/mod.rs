@@ -13,6 +13,7 @@ mod redis;
 mod scripts;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -191,19 +192,35 @@ pub(crate) struct Limiter {
     skipped: Counter,
     /// Counts reservations taken from a queue's stash (see [`queue`]).
     batched: Counter,
+    /// How long a stashed reservation stays usable ([`queue::stash_fresh`]); zero: no batches.
+    stash_fresh: Duration,
+    /// Bumped by every global pause, per-bucket 429 and route moving to another bucket: a
+    /// stashed reservation made before any of these is not used.
+    invalidations: AtomicU64,
 }
 
 impl Limiter {
     /// A limiter over `store`, counting skipped write-backs in `skipped` and reservations
-    /// served from a batch in `batched`.
-    pub(crate) fn new(store: Store, skipped: Counter, batched: Counter) -> Self {
+    /// served from a batch in `batched`; `global_margin` bounds how long a batch may wait.
+    pub(crate) fn new(
+        store: Store,
+        skipped: Counter,
+        batched: Counter,
+        global_margin: Duration,
+    ) -> Self {
         Self {
             store,
             queues: Mutex::default(),
             in_flight: Mutex::default(),
             skipped,
             batched,
+            stash_fresh: queue::stash_fresh(global_margin),
+            invalidations: AtomicU64::new(0),
         }
+    }
+
+    fn invalidate(&self) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The store.
@@ -279,7 +296,8 @@ impl Limiter {
         let Ok(mut turn) = tokio::time::timeout_at(deadline, queue.turn.lock()).await else {
             return Err(exceeded(None));
         };
-        if let Some(granted) = turn.take(Instant::now()) {
+        let invalidations = self.invalidations.load(Ordering::SeqCst);
+        if let Some(granted) = turn.take(Instant::now(), self.stash_fresh, invalidations) {
             // Reserved by an earlier head of this queue for the requests behind it.
             self.batched.inc();
             self.count_in_flight(token, major);
@@ -298,6 +316,11 @@ impl Limiter {
             // request goes out on a bucket the route just left.
             let (hash, bucket) = self.bucket_of(token, route_key, major).await;
             let hash = hash.as_deref();
+            // Counted as in flight before asking, not after: a finish that learns a new bucket
+            // for this resource meanwhile must count this request if the store grants it.
+            self.count_in_flight(token, major);
+            // Read before asking: a move or pause while the store answers voids the batch.
+            let invalidations = self.invalidations.load(Ordering::SeqCst);
             let (decision, fallback) = match &self.store {
                 Store::Memory(m) => (
                     m.reserve(token, Some((route_key, hash)), &bucket, global),
@@ -305,7 +328,11 @@ impl Limiter {
                 ),
                 Store::Redis(r) => {
                     // The map holds one reference, each request of the route one.
-                    let want = queue::batch_size(Arc::strong_count(queue).saturating_sub(1));
+                    let want = if self.stash_fresh.is_zero() {
+                        1
+                    } else {
+                        queue::batch_size(Arc::strong_count(queue).saturating_sub(1))
+                    };
                     let (d, by_redis) = r
                         .reserve(token, route_key, hash, &bucket, global, want)
                         .await;
@@ -326,10 +353,10 @@ impl Limiter {
                             epoch,
                             snapshot,
                             at: now,
+                            invalidations,
                         };
                         turn.put(&extra, granted - 1);
                     }
-                    self.count_in_flight(token, major);
                     return Ok(Permit {
                         bucket,
                         probe,
@@ -339,6 +366,12 @@ impl Limiter {
                         queued: now - start,
                     });
                 }
+                Decision::Wait(_) | Decision::Stale | Decision::Pending(_) => {
+                    self.uncount_in_flight(token, major);
+                }
+            }
+            match decision {
+                Decision::Go { .. } => {}
                 Decision::Wait(wait) => {
                     if now + wait > deadline {
                         return Err(exceeded(Some(wait)));
@@ -371,11 +404,38 @@ impl Limiter {
             .or_default() += 1;
     }
 
+    /// One request fewer in flight on `major`; returns how many remain.
+    fn uncount_in_flight(&self, token: &str, major: &str) -> u32 {
+        let key = format!("{token}:{major}");
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let n = in_flight.get(&key).copied().unwrap_or(0).saturating_sub(1);
+        if n == 0 {
+            in_flight.remove(&key);
+        } else {
+            in_flight.insert(key, n);
+        }
+        n
+    }
+
+    /// Requests in flight on `major` (asking the store included).
+    fn in_flight_on(&self, token: &str, major: &str) -> u32 {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&format!("{token}:{major}"))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Records Discord's answer to a request reserved with `permit`: `outcome` goes to the
     /// bucket `learned` from `X-RateLimit-Bucket` (`route_key` moves to `hash` first, then the
     /// bucket's state is written) or else the permit's own, whose probe is given back last. A count learned
     /// for a bucket the request was not reserved on is lowered by the other requests in flight on
-    /// the same top-level resource, since they may count against it too. Returns whether the
+    /// the same top-level resource (counted after the route moved), since they may count against
+    /// it too. Returns whether the
     /// route's bucket changed.
     pub(crate) async fn finish(
         &self,
@@ -389,31 +449,23 @@ impl Limiter {
             || permit.bucket.clone(),
             |(_, hash)| format!("b:{hash}:{major}"),
         );
-        let key = format!("{token}:{major}");
-        let others = {
-            let mut in_flight = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let n = in_flight.get(&key).copied().unwrap_or(0).saturating_sub(1);
-            if n == 0 {
-                in_flight.remove(&key);
-            } else {
-                in_flight.insert(key, n);
-            }
-            n
-        };
+        self.uncount_in_flight(token, major);
         let moved = target != permit.bucket;
-        if moved && let Outcome::Headers { remaining, .. } = &mut outcome {
-            *remaining = remaining.saturating_sub(others);
+        if matches!(outcome, Outcome::Limited(_)) {
+            // A 429 on the bucket: what a batch reserved before it is not used.
+            self.invalidate();
         }
-        // The route moves first, then the bucket learns its count: a request of the route that
-        // resolves in between finds the new bucket (unknown: it probes, and counts as in flight
-        // below) instead of still reserving on the old one, which nothing here would subtract.
+        // The route moves first; only then are the others counted, so that every request that
+        // could still be granted on the old bucket is among them (requests count themselves
+        // before they ask the store); then the new bucket learns its count. A request of the
+        // route that resolves after the move finds the new bucket (unknown: it probes).
         let changed = match learned {
             Some((route_key, hash)) => self.learn(token, route_key, hash).await,
             None => false,
         };
+        if moved && let Outcome::Headers { remaining, .. } = &mut outcome {
+            *remaining = remaining.saturating_sub(self.in_flight_on(token, major));
+        }
         self.complete(token, &target, &outcome, permit).await;
         if moved {
             self.complete(token, &permit.bucket, &Outcome::Release, permit)
@@ -449,14 +501,19 @@ impl Limiter {
 
     /// Learns that `route_key` belongs to bucket `hash`; returns whether that changed.
     async fn learn(&self, token: &str, route_key: &str, hash: &str) -> bool {
-        match &self.store {
+        let changed = match &self.store {
             Store::Memory(m) => m.set_route_bucket(token, route_key, hash),
             Store::Redis(r) => r.set_route_bucket(token, route_key, hash).await,
+        };
+        if changed {
+            self.invalidate();
         }
+        changed
     }
 
     /// Pauses every globally limited request of `token`.
     pub(crate) async fn pause(&self, token: &str, retry_after: Duration) {
+        self.invalidate();
         match &self.store {
             Store::Memory(m) => m.pause(token, retry_after),
             Store::Redis(r) => r.pause(token, retry_after).await,

@@ -16,12 +16,24 @@ use super::Snapshot;
 /// The most reservations one head asks for (itself included).
 pub(crate) const MAX_BATCH: u32 = 16;
 
-/// How long a reservation left for the next requests stays usable. Its global-window entry was
-/// stamped when Redis granted it, so it must be sent soon after: well inside the global window's
-/// margin (`AEGIS_REST_GLOBAL_MARGIN`, 100 ms), which keeps the window conservative. The next
-/// holders are already waiting, so they take it within microseconds; one not taken in time is
-/// dropped, which only leaves the bucket less used than it could be.
+/// How long a reservation left for the next requests stays usable, at most. Its global-window
+/// entry was stamped when Redis granted it, so it must be sent soon after: well inside the
+/// global window's margin (`AEGIS_REST_GLOBAL_MARGIN`, 100 ms by default), which keeps the window
+/// conservative; see [`stash_fresh`]. The next holders are already waiting, so they take it
+/// within microseconds; one not taken in time is dropped, which only leaves the bucket less used
+/// than it could be.
 pub(crate) const STASH_FRESH: Duration = Duration::from_millis(5);
+
+/// The freshness limit for a global margin of `margin`: a quarter of it, at most
+/// [`STASH_FRESH`]; zero (no batches) below 4 ms.
+pub(crate) fn stash_fresh(margin: Duration) -> Duration {
+    let quarter = margin / 4;
+    if quarter < Duration::from_millis(1) {
+        Duration::ZERO
+    } else {
+        quarter.min(STASH_FRESH)
+    }
+}
 
 /// A route's queue: hold [`RouteQueue::turn`] to be the head.
 #[derive(Debug, Default)]
@@ -46,6 +58,9 @@ pub(crate) struct Granted {
     pub(crate) snapshot: Option<Snapshot>,
     /// When Redis granted it.
     pub(crate) at: Instant,
+    /// The limiter's invalidation count then: a pause, a 429 or a route moving to another bucket
+    /// since makes it unusable (see [`super::Limiter`]).
+    pub(crate) invalidations: u64,
 }
 
 impl Stash {
@@ -56,10 +71,18 @@ impl Stash {
         }
     }
 
-    /// The oldest reservation still fresh at `now`; stale ones are dropped.
-    pub(crate) fn take(&mut self, now: Instant) -> Option<Granted> {
+    /// The oldest reservation still usable: granted within `fresh` of `now`, and nothing
+    /// invalidated since (`invalidations` is the limiter's count now). Others are dropped.
+    pub(crate) fn take(
+        &mut self,
+        now: Instant,
+        fresh: Duration,
+        invalidations: u64,
+    ) -> Option<Granted> {
         while let Some(granted) = self.granted.pop_front() {
-            if now.saturating_duration_since(granted.at) <= STASH_FRESH {
+            if now.saturating_duration_since(granted.at) <= fresh
+                && granted.invalidations == invalidations
+            {
                 return Some(granted);
             }
         }
@@ -81,7 +104,7 @@ mod tests {
 
     use tokio::time::Instant;
 
-    use super::{Granted, MAX_BATCH, STASH_FRESH, Stash, batch_size};
+    use super::{Granted, MAX_BATCH, STASH_FRESH, Stash, batch_size, stash_fresh};
 
     #[test]
     fn stashed_reservations_are_taken_in_order_while_fresh() {
@@ -91,18 +114,38 @@ mod tests {
             epoch,
             snapshot: None,
             at: now,
+            invalidations: 7,
         };
         let mut stash = Stash::default();
         stash.put(&granted(1), 2);
         stash.put(&granted(2), 1);
-        assert_eq!(stash.take(now).map(|g| g.epoch), Some(1));
-        assert_eq!(stash.take(now).map(|g| g.epoch), Some(1));
-        assert_eq!(stash.take(now).map(|g| g.epoch), Some(2));
-        assert!(stash.take(now).is_none());
+        let take = |stash: &mut Stash, at| stash.take(at, STASH_FRESH, 7).map(|g| g.epoch);
+        assert_eq!(take(&mut stash, now), Some(1));
+        assert_eq!(take(&mut stash, now), Some(1));
+        assert_eq!(take(&mut stash, now), Some(2));
+        assert!(take(&mut stash, now).is_none());
         stash.put(&granted(3), 3);
         let late = now + STASH_FRESH + Duration::from_millis(1);
-        assert!(stash.take(late).is_none(), "stale reservations are dropped");
-        assert!(stash.take(now).is_none(), "and gone");
+        assert!(
+            take(&mut stash, late).is_none(),
+            "stale reservations are dropped"
+        );
+        assert!(take(&mut stash, now).is_none(), "and gone");
+        stash.put(&granted(4), 1);
+        assert!(
+            stash.take(now, STASH_FRESH, 8).is_none(),
+            "a pause, a 429 or a bucket change since makes them unusable"
+        );
+    }
+
+    #[test]
+    fn the_freshness_limit_stays_inside_the_global_margin() {
+        assert_eq!(stash_fresh(Duration::from_millis(100)), STASH_FRESH);
+        assert_eq!(
+            stash_fresh(Duration::from_millis(8)),
+            Duration::from_millis(2)
+        );
+        assert_eq!(stash_fresh(Duration::from_millis(2)), Duration::ZERO);
     }
 
     #[test]

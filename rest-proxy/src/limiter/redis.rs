@@ -363,3 +363,84 @@ fn decision(reply: &[i64], asked: Instant) -> Decision {
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aegis_service::Readiness;
+    use redis::AsyncCommands;
+
+    use super::{Decision, MemoryStore, RedisStore};
+
+    async fn store(
+        prefix: &str,
+        probe_lease: Duration,
+    ) -> (RedisStore, redis::aio::ConnectionManager) {
+        let client = redis::Client::open("redis://127.0.0.1:6379").expect("url");
+        let conn = redis::aio::ConnectionManager::new(client)
+            .await
+            .expect("Redis at 127.0.0.1:6379");
+        let window = Duration::from_millis(1_100);
+        let store = RedisStore::new(
+            conn.clone(),
+            prefix.to_owned(),
+            MemoryStore::new(50, window, 1, probe_lease),
+            Readiness::new(),
+            50,
+            window,
+            probe_lease,
+        );
+        store.ping().await;
+        (store, conn)
+    }
+
+    fn prefix(tag: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("aegis-test:{tag}-{}-{nanos}:", std::process::id())
+    }
+
+    #[tokio::test]
+    async fn a_window_whose_first_answer_never_came_lets_one_request_out_after_the_lease() {
+        let prefix = prefix("stuck");
+        let (store, mut conn) = store(&prefix, Duration::from_millis(200)).await;
+        // A window refilled and used up by an instance that then died before any answer
+        // came back: limit known, nothing left, its end unknown.
+        let key = format!("{prefix}bucket:{{t}}:b:h:");
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let _: () = conn
+            .hset_multiple(
+                &key,
+                &[
+                    ("limit", 4),
+                    ("remaining", 0),
+                    ("reset", 0),
+                    ("epoch", 1),
+                    ("opened", now_ms),
+                ],
+            )
+            .await
+            .expect("seeded");
+        let _: () = conn.pexpire(&key, 60_000).await.expect("expiry");
+        let first = store.reserve("t", "GET /x|", None, "b:h:", true, 4).await;
+        assert!(
+            matches!(first, (Decision::Pending(wait), true) if wait >= Duration::from_millis(10)),
+            "waits for the window's first answer, polling gently: {first:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let second = store.reserve("t", "GET /x|", None, "b:h:", true, 4).await;
+        assert!(
+            matches!(second, (Decision::Go { granted: 1, .. }, true)),
+            "after the lease one request goes to learn the window again: {second:?}"
+        );
+        let third = store.reserve("t", "GET /x|", None, "b:h:", true, 4).await;
+        assert!(
+            matches!(third, (Decision::Pending(_), true)),
+            "and only one: {third:?}"
+        );
+    }
+}

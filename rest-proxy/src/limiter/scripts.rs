@@ -8,7 +8,9 @@
 /// (stale); on go also the bucket's window generation (epoch), what the reservation left (limit,
 /// remaining, ms until the reset, ms until no longer unlimited; each -1 when not known, so an
 /// answer that repeats them need not be written back) and how many were granted (at least 1,
-/// at most wanted; a probe is always alone).
+/// at most wanted, at most 16; a probe is always alone, and so is a reservation while the
+/// window's end is unknown or under 250 ms away). A window whose first answer never came back
+/// (the instance that sent it died) lets one request out after the probe lease.
 pub(crate) const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -18,28 +20,36 @@ if global then
   local pause = redis.call('PTTL', KEYS[3])
   if pause > 0 then return {1, pause, 0} end
 end
-local b = redis.call('HMGET', KEYS[1], 'limit', 'remaining', 'reset', 'probe', 'unlimited', 'epoch')
+local b = redis.call('HMGET', KEYS[1], 'limit', 'remaining', 'reset', 'probe', 'unlimited', 'epoch', 'opened')
 local limit = tonumber(b[1])
 local remaining = tonumber(b[2]) or 0
 local reset = tonumber(b[3]) or 0
 local probe = tonumber(b[4]) or 0
 local unlimited = tonumber(b[5]) or 0
 local epoch = tonumber(b[6]) or 0
-local want = math.max(1, tonumber(ARGV[7]) or 1)
+local opened = tonumber(b[7]) or 0
+local want = math.min(16, math.max(1, tonumber(ARGV[7]) or 1))
 local n = 1
 local mode
 if unlimited > now then
   mode = 'free'
   n = want
 elseif limit ~= nil then
-  if reset > 0 and reset <= now then remaining = limit; reset = 0; epoch = epoch + 1 end
+  if reset > 0 and reset <= now then remaining = limit; reset = 0; epoch = epoch + 1; opened = now end
+  if remaining == 0 and reset == 0 and opened > 0 and now - opened > tonumber(ARGV[4]) then
+    -- The window's first answer never came back (its instance died): one request learns it.
+    remaining = 1; opened = now
+  end
   if remaining > 0 then
     mode = 'take'
     n = math.min(want, remaining)
+    -- No batch while the window's end is unknown or near: a reservation kept for a moment
+    -- must not be sent into the next window.
+    if reset == 0 or reset - now < 250 then n = 1 end
   elseif reset > 0 then
     return {1, math.max(1, reset - now), 0}
   else
-    return {2, 0, 0}
+    return {2, 20, 0}
   end
 elseif probe > now then
   return {2, probe - now, 0}
@@ -64,7 +74,7 @@ if global then
   redis.call('PEXPIRE', KEYS[2], window * 2)
 end
 if mode == 'take' then
-  redis.call('HSET', KEYS[1], 'remaining', remaining - n, 'reset', reset, 'epoch', epoch)
+  redis.call('HSET', KEYS[1], 'remaining', remaining - n, 'reset', reset, 'epoch', epoch, 'opened', opened)
   redis.call('PEXPIRE', KEYS[1], 3600000)
   local reset_in = -1
   if reset > 0 then reset_in = reset - now end
