@@ -26,8 +26,11 @@ pub(crate) struct RedisStore {
     reserve: Script,
     complete: Script,
     pause: Script,
-    /// Route -> bucket hash, learned locally or read from Redis.
-    routes: Mutex<HashMap<String, String>>,
+    /// Route -> bucket hash, learned locally or read from Redis; `None` when Redis knew none
+    /// (a route without rate-limit headers, or not answered yet). Safe to trust: a reservation
+    /// checks the route's hash in Redis atomically and says `Stale` when it moved, which drops
+    /// the entry here.
+    routes: Mutex<HashMap<String, Option<String>>>,
     pub(crate) fallback: MemoryStore,
     healthy: AtomicBool,
     readiness: Readiness,
@@ -237,19 +240,20 @@ impl RedisStore {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&id)
         {
-            return Some(hash.clone());
+            return hash.clone();
         }
         if !self.healthy() {
             return None;
         }
         let mut conn = self.conn.clone();
         let result: redis::RedisResult<Option<String>> = conn.get(self.key("route", &id)).await;
-        let hash = self.check(result).flatten()?;
+        // Not remembered when Redis failed: the next request asks again.
+        let hash = self.check(result)?;
         self.routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, hash.clone());
-        Some(hash)
+        hash
     }
 
     /// Drops the cached bucket hash of `route` (Redis holds another).
@@ -265,10 +269,10 @@ impl RedisStore {
         let id = format!("{{{token}}}:{route}");
         let changed = {
             let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-            if routes.get(&id).is_some_and(|h| h == hash) {
+            if routes.get(&id).is_some_and(|h| h.as_deref() == Some(hash)) {
                 false
             } else {
-                routes.insert(id.clone(), hash.to_owned());
+                routes.insert(id.clone(), Some(hash.to_owned()));
                 true
             }
         };
