@@ -6,7 +6,6 @@ mod support;
 
 use std::time::Duration;
 
-use aegis_service::NatsConfig;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,14 +38,7 @@ async fn a_dispatch_over_max_payload_is_dropped_and_the_shard_goes_on() {
         .await
         .expect("simulator starts");
     let ns = unique("big");
-    let base = proxy_config(&sim, &ns);
-    let config = aegis_gateway_proxy::Config {
-        nats: NatsConfig {
-            url: url.clone(),
-            ..base.nats.clone()
-        },
-        ..base
-    };
+    let config = proxy_config_on_nats(&sim, &ns, &url);
     let proxy = start_proxy(config.clone()).await;
     wait_ready(&proxy, Duration::from_secs(10)).await;
     let guild = first_guild(&sim);

@@ -6,7 +6,6 @@ mod support;
 
 use std::time::Duration;
 
-use aegis_service::NatsConfig;
 use support::*;
 
 #[tokio::test]
@@ -21,14 +20,9 @@ async fn a_nats_restart_mid_stream_loses_nothing() {
         .await
         .expect("simulator starts");
     let ns = unique("out");
-    let base = proxy_config(&sim, &ns);
     let config = aegis_gateway_proxy::Config {
-        nats: NatsConfig {
-            url: url.clone(),
-            ..base.nats.clone()
-        },
         publish_window: 64,
-        ..base
+        ..proxy_config_on_nats(&sim, &ns, &url)
     };
     let proxy = start_proxy(config.clone()).await;
     wait_ready(&proxy, Duration::from_secs(10)).await;

@@ -241,6 +241,18 @@ pub fn assert_in_reading_order(stored: &[u64]) {
     );
 }
 
+/// [`proxy_config`] publishing to the NATS server at `url` (a test's private one).
+pub fn proxy_config_on_nats(sim: &discord_sim::SimHandle, ns: &str, url: &str) -> Config {
+    let base = proxy_config(sim, ns);
+    Config {
+        nats: NatsConfig {
+            url: url.to_owned(),
+            ..base.nats.clone()
+        },
+        ..base
+    }
+}
+
 /// A port nothing listens on.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
