@@ -6,6 +6,8 @@
 //! - the proxy's added latency at paced rates: each event's simulator send time (MESSAGE_CREATE's
 //!   nonce) to the time JetStream stored it (read back from the stream), and the proxy's own
 //!   histogram (read off the socket to JetStream ack);
+//! - at each paced rate, JetStream's own publish -> ack latency for the same messages (the floor)
+//!   and the simulator's own send -> read latency to a bare client;
 //! - resident memory per idle shard (1,000 guilds each) and cold start of S shards.
 //!
 //! Run: `cargo bench -p aegis-gateway-proxy --bench pipeline` (BENCH_EVENTS, default 200000;
@@ -183,9 +185,49 @@ fn histogram_percentile(metrics: &str, name: &str, q: f64) -> Option<f64> {
     Some(lower + (upper - lower) * (target - below) / (count - below))
 }
 
+/// One of the proxy's messages, built as cheaply as the proxy builds it: its subject, its seven
+/// headers (the message id included, so the server does its duplicate-window bookkeeping) and an
+/// envelope around `payload`, for a 32-character session id and an 18-digit guild, as Discord's are.
+fn proxy_message(
+    subjects: &aegis_protocol::Subjects,
+    session: &str,
+    seq: u64,
+    payload: &[u8],
+) -> (String, async_nats::HeaderMap, Bytes) {
+    use async_nats::HeaderName;
+    let guild: u64 = 1_234_567_890_123_456_789;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let name = HeaderName::from_static;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(name(headers::MESSAGE_ID), format!("0:{session}:{seq}"));
+    headers.insert(name(headers::VERSION), "1");
+    headers.insert(name(headers::EVENT), "MESSAGE_CREATE");
+    headers.insert(name(headers::SHARD), "0".to_owned());
+    headers.insert(name(headers::SEQUENCE), seq.to_string());
+    headers.insert(name(headers::RECEIVED_AT), now_ms.to_string());
+    headers.insert(name(headers::GUILD_ID), guild.to_string());
+    let body = GatewayEventRef {
+        v: PROTOCOL_VERSION,
+        event: "MESSAGE_CREATE",
+        shard: 0,
+        session_id: session,
+        seq,
+        guild_id: Some(guild),
+        received_at_ms: now_ms,
+        payload: RawBytes(payload),
+    }
+    .encode()
+    .unwrap();
+    let subject = subjects.guild_event((seq % 16) as u16, "MESSAGE_CREATE");
+    (subject, headers, body)
+}
+
 /// The raw JetStream publish ceiling for the proxy's messages: `PUBLISHERS` tasks, each with a
-/// window of acks, publishing envelopes of the proxy's size with its seven headers, built as
-/// cheaply as the proxy builds them, so the figure is JetStream's and not this publisher's.
+/// window of acks, publishing [`proxy_message`]s, so the figure is JetStream's and not this
+/// publisher's.
 async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: usize) -> f64 {
     const PUBLISHERS: u64 = 2;
     let ns = unique("ceil");
@@ -197,39 +239,11 @@ async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: us
         let js = js.clone();
         let subjects = topology.subjects();
         tasks.push(tokio::spawn(async move {
-            use async_nats::HeaderName;
-            // A 32-character session id and an 18-digit guild, as Discord's are.
             let session = format!("{publisher:032}");
-            let guild: u64 = 1_234_567_890_123_456_789;
             let payload = vec![b'x'; payload_len];
             let mut pending = std::collections::VecDeque::new();
             for seq in (publisher..events).step_by(PUBLISHERS as usize) {
-                let now_ms = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis() as i64;
-                let name = HeaderName::from_static;
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert(name(headers::MESSAGE_ID), format!("0:{session}:{seq}"));
-                headers.insert(name(headers::VERSION), "1");
-                headers.insert(name(headers::EVENT), "MESSAGE_CREATE");
-                headers.insert(name(headers::SHARD), "0".to_owned());
-                headers.insert(name(headers::SEQUENCE), seq.to_string());
-                headers.insert(name(headers::RECEIVED_AT), now_ms.to_string());
-                headers.insert(name(headers::GUILD_ID), guild.to_string());
-                let body = GatewayEventRef {
-                    v: PROTOCOL_VERSION,
-                    event: "MESSAGE_CREATE",
-                    shard: 0,
-                    session_id: &session,
-                    seq,
-                    guild_id: Some(guild),
-                    received_at_ms: now_ms,
-                    payload: RawBytes(&payload),
-                }
-                .encode()
-                .unwrap();
-                let subject = subjects.guild_event((seq % 16) as u16, "MESSAGE_CREATE");
+                let (subject, headers, body) = proxy_message(&subjects, &session, seq, &payload);
                 pending.push_back(
                     js.publish_with_headers(subject, headers, body)
                         .await
@@ -252,20 +266,25 @@ async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: us
     rate
 }
 
-/// Publish -> ack latency of JetStream itself at a paced rate (p50, p99 in ms), the floor under
-/// the proxy's figure.
+/// Publish -> ack latency of JetStream itself at a paced rate (p50, p99 in ms) for the proxy's
+/// messages ([`proxy_message`], 900 B payload), the floor under the proxy's figure.
 async fn jetstream_latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> (f64, f64) {
     let ns = unique("jlat");
     let topology = topology(&ns);
     provision(js, &topology).await.unwrap();
-    let subject = topology.subjects().guild_event(0, "MESSAGE_CREATE");
-    let body = Bytes::from(vec![b'x'; 1_000]);
+    let subjects = topology.subjects();
+    let session = format!("{:032}", 7);
+    let payload = vec![b'x'; 900];
     let start = tokio::time::Instant::now();
     let mut acks = Vec::new();
     for i in 0..per_sec * seconds {
         tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / per_sec as f64)).await;
         let sent = Instant::now();
-        let ack = js.publish(subject.clone(), body.clone()).await.unwrap();
+        let (subject, headers, body) = proxy_message(&subjects, &session, i, &payload);
+        let ack = js
+            .publish_with_headers(subject, headers, body)
+            .await
+            .unwrap();
         acks.push(tokio::spawn(async move {
             ack.await.unwrap();
             sent.elapsed().as_secs_f64() * 1e3
