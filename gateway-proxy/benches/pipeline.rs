@@ -32,6 +32,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";
 
+/// The payload size of the JetStream-only runs: a load-generator MESSAGE_CREATE is about 900
+/// bytes of JSON.
+const PAYLOAD_LEN: usize = 900;
+
 fn unique(tag: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -228,7 +232,7 @@ fn proxy_message(
 /// The raw JetStream publish ceiling for the proxy's messages: `PUBLISHERS` tasks, each with a
 /// window of acks, publishing [`proxy_message`]s, so the figure is JetStream's and not this
 /// publisher's.
-async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: usize) -> f64 {
+async fn jetstream_ceiling(js: &jetstream::Context, events: u64) -> f64 {
     const PUBLISHERS: u64 = 2;
     let ns = unique("ceil");
     let topology = topology(&ns);
@@ -240,7 +244,7 @@ async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: us
         let subjects = topology.subjects();
         tasks.push(tokio::spawn(async move {
             let session = format!("{publisher:032}");
-            let payload = vec![b'x'; payload_len];
+            let payload = vec![b'x'; PAYLOAD_LEN];
             let mut pending = std::collections::VecDeque::new();
             for seq in (publisher..events).step_by(PUBLISHERS as usize) {
                 let (subject, headers, body) = proxy_message(&subjects, &session, seq, &payload);
@@ -267,14 +271,14 @@ async fn jetstream_ceiling(js: &jetstream::Context, events: u64, payload_len: us
 }
 
 /// Publish -> ack latency of JetStream itself at a paced rate (p50, p99 in ms) for the proxy's
-/// messages ([`proxy_message`], 900 B payload), the floor under the proxy's figure.
+/// messages ([`proxy_message`], [`PAYLOAD_LEN`] payload), the floor under the proxy's figure.
 async fn jetstream_latency(js: &jetstream::Context, per_sec: u64, seconds: u64) -> (f64, f64) {
     let ns = unique("jlat");
     let topology = topology(&ns);
     provision(js, &topology).await.unwrap();
     let subjects = topology.subjects();
     let session = format!("{:032}", 7);
-    let payload = vec![b'x'; 900];
+    let payload = vec![b'x'; PAYLOAD_LEN];
     let start = tokio::time::Instant::now();
     let mut acks = Vec::new();
     for i in 0..per_sec * seconds {
@@ -493,10 +497,9 @@ async fn main() {
 }
 
 async fn throughput_part(js: &jetstream::Context, events: u64) {
-    // A load-generator MESSAGE_CREATE is about 900 bytes of JSON.
-    let ceiling = jetstream_ceiling(js, events, 900).await;
+    let ceiling = jetstream_ceiling(js, events).await;
     println!(
-        "jetstream publish ceiling: {ceiling:.0} msgs/s ({events} envelopes of ~900 B payload with the proxy's seven headers, 2 publishers x window 1024)"
+        "jetstream publish ceiling: {ceiling:.0} msgs/s ({events} envelopes of ~{PAYLOAD_LEN} B payload with the proxy's seven headers, 2 publishers x window 1024)"
     );
     for compression in ["zlib-stream", "zstd-stream", "none"] {
         let (rate, cpu_per_10k, rss) = throughput(js, events, compression).await;
